@@ -1,0 +1,217 @@
+"""Settings for the Datalab service, read from the environment (django-environ).
+
+Every setting has an embedded default so that a fresh checkout runs with SQLite, local file
+storage, the embedded local archive and an in-process queue. Production deployments set
+``DJANGO_SETTINGS_MODULE=datalab.settings_production``, which refuses unsafe defaults.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False) if (BASE_DIR / ".env").exists() else None
+
+DEFAULT_SECRET_KEY = "datalab-insecure-development-key-change-me"
+SECRET_KEY = env.str("SECRET_KEY", default=DEFAULT_SECRET_KEY)
+DEBUG = env.bool("DEBUG", default=False)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+
+# Where mutable runtime data lives by default (database, outputs, frame cache, local archive).
+VAR_DIR = Path(env.str("DATALAB_VAR_DIR", default=str(BASE_DIR / "var")))
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "django_dramatiq",
+    "datalab.datalab_session",
+    "datalab.local_archive",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "datalab.urls"
+WSGI_APPLICATION = "datalab.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+if "DATABASE_URL" not in env:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
+}
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=0))
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # The embedded worker thread and the web server share one SQLite file.
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+# Request bodies: large enough for a session with many inputs, small enough to refuse abuse.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=5 * 1024 * 1024)
+
+# --- CORS: the front end lives on another origin and sends a token header, never cookies.
+CORS_ALLOWED_ORIGINS = env.list(
+    "CORS_ALLOWED_ORIGINS", default=["http://localhost:8081", "http://127.0.0.1:8081"]
+)
+CORS_ALLOW_HEADERS = ["authorization", "content-type", "accept"]
+CORS_ALLOW_METHODS = ["GET", "POST", "PATCH", "PUT", "DELETE", "OPTIONS"]
+CORS_ALLOW_CREDENTIALS = False
+# Signed output URLs are fetched by <img> tags and fetch() from the front end's origin.
+CORS_URLS_REGEX = r"^/(api|outputs|archive)/.*$"
+
+# --- REST framework
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "datalab.datalab_session.pagination.ResultsPagination",
+    "PAGE_SIZE": 100,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "datalab.datalab_session.renderers.FiniteJSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "EXCEPTION_HANDLER": "datalab.datalab_session.exceptions.error_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+
+# --- Queue: Redis when REDIS_URL is set, otherwise an in-process broker with a worker thread.
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    DRAMATIQ_BROKER = {
+        "BROKER": "dramatiq.brokers.redis.RedisBroker",
+        "OPTIONS": {"url": REDIS_URL, "namespace": env.str("DRAMATIQ_NAMESPACE", default="datalab")},
+        "MIDDLEWARE": [
+            "dramatiq.middleware.AgeLimit",
+            "dramatiq.middleware.TimeLimit",
+            "dramatiq.middleware.Callbacks",
+            "dramatiq.middleware.Retries",
+            "django_dramatiq.middleware.DbConnectionsMiddleware",
+            "datalab.datalab_session.worker_middleware.SweeperMiddleware",
+        ],
+    }
+else:
+    DRAMATIQ_BROKER = {
+        "BROKER": "dramatiq.brokers.stub.StubBroker",
+        "OPTIONS": {},
+        "MIDDLEWARE": [
+            "dramatiq.middleware.AgeLimit",
+            "dramatiq.middleware.TimeLimit",
+            "dramatiq.middleware.Callbacks",
+            "dramatiq.middleware.Retries",
+            "django_dramatiq.middleware.DbConnectionsMiddleware",
+        ],
+    }
+DRAMATIQ_TASKS_DATABASE = "default"
+DRAMATIQ_AUTODISCOVER_MODULES = ["tasks"]
+# Start a worker thread inside the web process (embedded mode, no Redis available).
+DATALAB_EMBEDDED_WORKER = env.bool("DATALAB_EMBEDDED_WORKER", default=not REDIS_URL)
+
+# --- Operations
+OPERATION_MAX_ATTEMPTS = env.int("OPERATION_MAX_ATTEMPTS", default=3)
+OPERATION_TIME_LIMIT_SECONDS = env.int("OPERATION_TIME_LIMIT_SECONDS", default=3600)
+OPERATION_HEARTBEAT_SECONDS = env.int("OPERATION_HEARTBEAT_SECONDS", default=10)
+OPERATION_STALE_SECONDS = env.int("OPERATION_STALE_SECONDS", default=120)
+OPERATION_SWEEP_SECONDS = env.float("OPERATION_SWEEP_SECONDS", default=30.0)
+OPERATION_MAX_INPUT_FILES = env.int("OPERATION_MAX_INPUT_FILES", default=500)
+# Memory a worker may spend on pixel bands of one operation (bytes).
+OPERATION_MEMORY_BUDGET_BYTES = env.int("OPERATION_MEMORY_BUDGET_BYTES", default=256 * 1024 * 1024)
+OPERATION_TEMP_DIR = Path(env.str("OPERATION_TEMP_DIR", default=str(VAR_DIR / "tmp")))
+
+# --- Archive
+ARCHIVE_API = env.str("ARCHIVE_API", default="http://127.0.0.1:8000/archive/")
+ARCHIVE_API_TOKEN = env.str("ARCHIVE_API_TOKEN", default="")
+ARCHIVE_TIMEOUT_SECONDS = env.float("ARCHIVE_TIMEOUT_SECONDS", default=30.0)
+ARCHIVE_MAX_RETRIES = env.int("ARCHIVE_MAX_RETRIES", default=4)
+ARCHIVE_BACKOFF_SECONDS = env.float("ARCHIVE_BACKOFF_SECONDS", default=1.0)
+FRAME_CACHE_DIR = Path(env.str("FRAME_CACHE_DIR", default=str(VAR_DIR / "frame_cache")))
+FRAME_CACHE_MAX_BYTES = env.int("FRAME_CACHE_MAX_BYTES", default=20 * 1024**3)
+
+# Embedded local archive: a directory of FITS frames served with the archive's frames API.
+LOCAL_ARCHIVE_DIR = Path(env.str("LOCAL_ARCHIVE_DIR", default=str(VAR_DIR / "archive")))
+
+# --- Outputs: Django storage (local files by default, S3 when OUTPUT_STORAGE=s3)
+OUTPUT_STORAGE = env.str("OUTPUT_STORAGE", default="local")
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "outputs")))
+OUTPUT_URL_TTL_SECONDS = env.int("OUTPUT_URL_TTL_SECONDS", default=7 * 24 * 3600)
+# Absolute base for signed output URLs; empty means "relative to the request's host".
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="")
+if OUTPUT_STORAGE == "s3":
+    STORAGES = {
+        "default": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": env.str("AWS_STORAGE_BUCKET_NAME", default="datalab"),
+                "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default=None),
+                "querystring_auth": True,
+                "querystring_expire": OUTPUT_URL_TTL_SECONDS,
+                "file_overwrite": True,
+            },
+        },
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+else:
+    STORAGES = {
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(MEDIA_ROOT)},
+        },
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
