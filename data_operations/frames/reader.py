@@ -1,0 +1,209 @@
+"""Reading the ``SCI`` images of several frames together, a band of rows at a time.
+
+A 4096x4096 float32 frame is 64 MiB, and an operation may combine hundreds; only a band of rows
+from every frame is ever in memory. ``section[...]`` decompresses only the tiles a band touches
+(Rice files are tiled by row) and reads only those bytes of uncompressed files, so opening a stack
+costs the headers alone.
+"""
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from astropy.io import fits
+
+from data_operations.errors import OperationError
+
+SCI_EXTENSION = "SCI"
+FLOAT32_BYTES = 4
+# The band buffer plus one band-sized working copy (the median kernel's pixel-major sort buffer).
+BAND_COPIES = 2
+
+_IMAGE_HDU_TYPES = (fits.PrimaryHDU, fits.ImageHDU, fits.CompImageHDU)
+
+
+def band_rows_for_budget(budget_bytes: int, frame_count: int, width: int) -> int:
+    """Rows per band so that the band buffer and one working copy fit in ``budget_bytes``.
+
+    rows = max(1, budget_bytes // (frame_count * width * 4 bytes * 2 copies)); at least one row
+    is always read, so a budget below one row is exceeded rather than refused.
+    """
+    bytes_per_row = max(1, frame_count) * max(1, width) * FLOAT32_BYTES * BAND_COPIES
+    return max(1, int(budget_bytes) // bytes_per_row)
+
+
+@dataclass(frozen=True)
+class FrameInfo:
+    """One opened frame: where it is, what to call it in messages, its image shape and header."""
+
+    path: Path
+    display_name: str
+    shape: tuple[int, int]  # (ny, nx) = (NAXIS2, NAXIS1)
+    header: fits.Header
+
+
+def _unreadable(name: str) -> OperationError:
+    return OperationError(f"Frame {name} is not a readable FITS file (truncated or corrupt).")
+
+
+def _stored_data_bytes(header: fits.Header) -> int:
+    """Bytes of an HDU's data on disk, from its raw header (FITS standard, section 4.4.1)."""
+    axes = [int(header.get(f"NAXIS{axis}", 0)) for axis in range(1, int(header.get("NAXIS", 0)) + 1)]
+    if not axes:
+        return 0
+    bytes_per_value = abs(int(header["BITPIX"])) // 8
+    return bytes_per_value * int(header.get("GCOUNT", 1)) * (int(header.get("PCOUNT", 0)) + math.prod(axes))
+
+
+def _check_complete(hdul: fits.HDUList, hdu_index: int, path: Path, name: str) -> None:
+    """Refuse a file that ends before the chosen HDU's data does.
+
+    astropy only warns about truncation at open and fails later, mid-band; checking here fails
+    before any work is done. The raw on-disk header is read because a compressed image's
+    ``header`` describes the image, not the stored table. Missing final padding is tolerated.
+    """
+    info = hdul.fileinfo(hdu_index)
+    with open(path, "rb") as handle:
+        handle.seek(info["hdrLoc"])
+        stored_header = fits.Header.fromfile(handle)
+    if os.path.getsize(path) < info["datLoc"] + _stored_data_bytes(stored_header):
+        raise _unreadable(name)
+
+
+def _has_unparsed_bytes(hdul: fits.HDUList, path: Path) -> bool:
+    """True when bytes follow the last HDU astropy parsed: a damaged header cut the file short."""
+    info = hdul.fileinfo(len(hdul) - 1)
+    return os.path.getsize(path) > info["datLoc"] + info["datSpan"]
+
+
+def _science_hdu_index(hdul: fits.HDUList, name: str) -> int:
+    """Index of the ``SCI`` image; a single-HDU file's primary image stands in for it."""
+    for index, hdu in enumerate(hdul):
+        if hdu.name.upper() == SCI_EXTENSION:
+            return index
+    if len(hdul) == 1:
+        return 0
+    raise OperationError(f"Frame {name} has no SCI extension.")
+
+
+def _image_shape(hdu: Any, name: str) -> tuple[int, int]:
+    shape = tuple(hdu.shape) if isinstance(hdu, _IMAGE_HDU_TYPES) else ()
+    if len(shape) != 2 or min(shape) < 1:
+        raise OperationError(f"Frame {name} has no 2-D image data.")
+    return int(shape[0]), int(shape[1])
+
+
+def _locate_science_image(hdul: fits.HDUList, path: Path, name: str) -> tuple[Any, tuple[int, int]]:
+    """The SCI HDU and its (ny, nx), once the file is known to hold all of its data."""
+    try:
+        index = _science_hdu_index(hdul, name)
+        shape = _image_shape(hdul[index], name)
+    except OperationError:
+        # A missing SCI or empty image in a file with unparsed bytes is damage, not a wrong file.
+        if _has_unparsed_bytes(hdul, path):
+            raise _unreadable(name) from None
+        raise
+    _check_complete(hdul, index, path, name)
+    return hdul[index], shape
+
+
+class FrameStack:
+    """N frames opened together, read in row bands over their common region.
+
+    The common region is rows ``[0:min ny]`` and columns ``[0:min nx]``: frames of different sizes
+    are cropped from the origin, which keeps pixel (0, 0) and therefore CRPIX of each frame valid.
+    Use as a context manager; the files stay open (headers parsed once) until ``close``.
+    """
+
+    def __init__(self, paths: Sequence[Path | str], names: Sequence[str] | None = None):
+        if not paths:
+            raise OperationError("No input frames were given.")
+        if names is not None and len(names) != len(paths):
+            raise ValueError("names must match paths one to one.")
+        self._hduls: list[fits.HDUList] = []
+        self._hdus: list = []
+        self.frames: list[FrameInfo] = []
+        try:
+            for index, path in enumerate(paths):
+                path = Path(path)
+                self._open(path, names[index] if names is not None else path.name)
+        except BaseException:
+            self.close()
+            raise
+        self.shape: tuple[int, int] = (
+            min(frame.shape[0] for frame in self.frames),
+            min(frame.shape[1] for frame in self.frames),
+        )
+
+    def _open(self, path: Path, name: str) -> None:
+        try:
+            hdul = fits.open(path)  # memmap unless scaling needs a copy
+        except (OSError, ValueError, TypeError, EOFError) as error:
+            raise _unreadable(name) from error
+        self._hduls.append(hdul)
+        try:
+            hdu, shape = _locate_science_image(hdul, path, name)
+            header = hdu.header.copy()
+        except OperationError:
+            raise
+        except (OSError, ValueError, TypeError, EOFError, KeyError, IndexError) as error:
+            raise _unreadable(name) from error
+        self._hdus.append(hdu)
+        self.frames.append(FrameInfo(path=path, display_name=name, shape=shape, header=header))
+
+    # --- context manager --------------------------------------------------------------------
+    def __enter__(self) -> FrameStack:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for hdul in self._hduls:
+            hdul.close()
+        self._hduls.clear()
+        self._hdus.clear()
+
+    # --- reading ----------------------------------------------------------------------------
+    @property
+    def count(self) -> int:
+        return len(self.frames)
+
+    @property
+    def cropped(self) -> bool:
+        """True when the frames differ in shape, so some were cut to the common region."""
+        return any(frame.shape != self.shape for frame in self.frames)
+
+    @property
+    def headers(self) -> list[fits.Header]:
+        return [frame.header for frame in self.frames]
+
+    def bands(self, rows_per_band: int) -> Iterator[tuple[int, int, np.ndarray]]:
+        """Yield ``(y0, y1, band)`` with ``band`` float32 of shape (N, y1 - y0, nx).
+
+        One buffer is allocated up front and reused: each yielded ``band`` is overwritten by the
+        next, so consume (or copy) it before advancing. Every band is C-contiguous.
+        """
+        ny, nx = self.shape
+        rows_per_band = max(1, min(int(rows_per_band), ny))
+        buffer = np.empty(self.count * rows_per_band * nx, dtype=np.float32)
+        for y0 in range(0, ny, rows_per_band):
+            y1 = min(ny, y0 + rows_per_band)
+            band = buffer[: self.count * (y1 - y0) * nx].reshape(self.count, y1 - y0, nx)
+            for index, (hdu, frame) in enumerate(zip(self._hdus, self.frames, strict=True)):
+                band[index] = self._read_rows(hdu, frame, y0, y1, nx)
+            yield y0, y1, band
+
+    @staticmethod
+    def _read_rows(hdu: Any, frame: FrameInfo, y0: int, y1: int, nx: int) -> np.ndarray:
+        try:
+            return hdu.section[y0:y1, 0:nx]
+        except MemoryError:
+            raise
+        except Exception as error:  # decompression and I/O errors come in many types
+            raise _unreadable(frame.display_name) from error

@@ -1,0 +1,68 @@
+"""nanmedian_band against np.nanmedian, including NaN corner cases."""
+import warnings
+
+import numpy as np
+import pytest
+
+from data_operations.kernels import nanmedian_band
+
+
+def reference(band: np.ndarray) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # np.nanmedian warns on all-NaN pixels
+        return np.nanmedian(band, axis=0)
+
+
+@pytest.mark.parametrize("frames", [1, 2, 3, 4, 5, 8, 11])
+def test_equals_numpy_nanmedian_with_nans(frames):
+    rng = np.random.default_rng(frames)
+    band = rng.normal(100.0, 20.0, size=(frames, 13, 17)).astype(np.float32)
+    band[rng.random(band.shape) < 0.25] = np.nan
+    band[:, 0, 0] = np.nan  # an all-NaN pixel
+    band[0, 1, 1] = np.inf
+    band[-1, 2, 2] = -np.inf
+
+    result = nanmedian_band(band)
+
+    assert result.dtype == np.float32
+    np.testing.assert_array_equal(result, reference(band))
+    assert np.isnan(result[0, 0])
+
+
+def test_all_nan_pixel_gives_nan_without_warnings():
+    band = np.full((4, 3, 3), np.nan, dtype=np.float32)
+    band[:, 1, 1] = [1.0, 2.0, 3.0, 10.0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = nanmedian_band(band)
+    assert result[1, 1] == 2.5
+    assert np.isnan(result[0, 0]) and np.isnan(result[2, 2])
+
+
+def test_even_and_odd_counts_per_pixel():
+    band = np.array([[[1.0, 1.0]], [[5.0, 5.0]], [[2.0, np.nan]], [[9.0, 7.0]]], dtype=np.float32)
+    # pixel 0: {1, 5, 2, 9} -> (2 + 5) / 2; pixel 1: {1, 5, 7} -> 5
+    np.testing.assert_array_equal(nanmedian_band(band), [[3.5, 5.0]])
+
+
+def test_leaves_input_untouched_and_fills_out():
+    rng = np.random.default_rng(3)
+    band = rng.normal(size=(5, 6, 7)).astype(np.float32)
+    before = band.copy()
+    out = np.zeros((6, 7), dtype=np.float32)
+    returned = nanmedian_band(band, out=out)
+    assert returned is out
+    np.testing.assert_array_equal(band, before)
+    np.testing.assert_array_equal(out, np.median(band, axis=0))
+
+
+def test_integer_band_is_combined_as_float32():
+    band = np.array([[[1, 4]], [[2, 6]]], dtype=np.int16)
+    result = nanmedian_band(band)
+    assert result.dtype == np.float32
+    np.testing.assert_array_equal(result, [[1.5, 5.0]])
+
+
+def test_rejects_wrong_out_shape():
+    with pytest.raises(ValueError):
+        nanmedian_band(np.zeros((2, 3, 4), np.float32), out=np.zeros((3, 3), np.float32))

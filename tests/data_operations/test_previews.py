@@ -1,0 +1,52 @@
+"""zscale limits and JPEG previews: sizes, stretch, orientation."""
+import numpy as np
+from astropy.visualization import ZScaleInterval
+from PIL import Image
+
+from data_operations.products import write_jpeg_previews, zscale_limits
+
+
+def test_zscale_all_nan_is_default():
+    assert zscale_limits(np.full((30, 40), np.nan, np.float32)) == (0.0, 1.0)
+
+
+def test_zscale_of_sample_close_to_zscale_of_every_pixel():
+    rng = np.random.default_rng(0)
+    data = rng.normal(1000.0, 10.0, size=(300, 400)).astype(np.float32)
+    data[rng.random(data.shape) < 0.01] = np.nan
+    low, high = zscale_limits(data, sample_size=10_000)
+    full_low, full_high = ZScaleInterval(n_samples=data.size).get_limits(data[np.isfinite(data)])
+    assert isinstance(low, float) and isinstance(high, float)
+    assert abs(low - full_low) < 10.0 and abs(high - full_high) < 10.0  # within one sigma
+    assert 930 < low < 1000 < high < 1070
+
+
+def test_previews_sizes_orientation_and_nan(tmp_path):
+    data = np.full((100, 60), 10.0, dtype=np.float32)
+    data[-4:, :] = 1000.0  # last FITS rows = top of the sky image
+    data[:4, :] = np.nan  # first FITS rows = bottom
+    large, small = tmp_path / "large.jpg", tmp_path / "small.jpg"
+
+    write_jpeg_previews(data, large_path=large, small_path=small, large_size=50, small_size=20,
+                        limits=(0.0, 1000.0))
+
+    with Image.open(large) as image:
+        assert image.format == "JPEG" and image.mode == "L"
+        assert image.size == (30, 50)  # width, height: 2x2 blocks
+        pixels = np.asarray(image, dtype=np.int16)
+    assert pixels[:2].mean() > 240  # bright last FITS rows at the top
+    assert pixels[-2:].mean() < 10  # NaN rows black at the bottom
+    assert abs(pixels[20:30].mean() - 10 * 255 / 1000) < 4
+    with Image.open(small) as image:
+        assert max(image.size) <= 20 and image.size == (12, 20)
+
+
+def test_previews_keep_small_images_and_odd_shapes(tmp_path):
+    rng = np.random.default_rng(1)
+    data = rng.normal(100, 5, size=(7, 300)).astype(np.float32)
+    large, small = tmp_path / "large.jpg", tmp_path / "small.jpg"
+    write_jpeg_previews(data, large_path=large, small_path=small, large_size=2048, small_size=256)
+    with Image.open(large) as image:
+        assert image.size == (300, 7)
+    with Image.open(small) as image:
+        assert image.size == (150, 4)
