@@ -1,0 +1,1 @@
+"""The embedded local archive: the observatory's frames API served over a directory of FITS files."""
