@@ -1,0 +1,27 @@
+"""Create (or find) a user for trying the service, and print their API token."""
+import secrets
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from rest_framework.authtoken.models import Token
+
+
+class Command(BaseCommand):
+    help = "Create a user (admin rights by default) and print its API token."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--username", default="demo")
+        parser.add_argument("--no-admin", action="store_true", help="Create an ordinary user.")
+        parser.add_argument("--reset-password", action="store_true")
+
+    def handle(self, *args, username: str, no_admin: bool, reset_password: bool, **options):
+        user_model = get_user_model()
+        user, created = user_model.objects.get_or_create(username=username)
+        if created or reset_password:
+            password = secrets.token_urlsafe(12)
+            user.set_password(password)
+            user.is_staff = user.is_superuser = not no_admin
+            user.save()
+            self.stdout.write(f"User '{username}' password: {password}")
+        token, _ = Token.objects.get_or_create(user=user)
+        self.stdout.write(f"API token for '{username}': {token.key}")

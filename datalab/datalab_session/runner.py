@@ -1,0 +1,247 @@
+"""Running one operation in a worker: claim, compute, publish, record — each step guarded.
+
+PostgreSQL holds the truth. A worker claims an operation with one conditional UPDATE, keeps a
+heartbeat while it computes, and writes the outcome only while it still holds the claim, so a
+duplicate message, a crash or a re-run never corrupts a result.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import close_old_connections
+from django.db.models import F, Q
+from django.utils import timezone
+
+import datalab
+from data_operations.base import BaseDataOperation, OperationResult
+from data_operations.errors import OperationError, TransientError
+from data_operations.registry import get_operation_class
+from datalab.archive.client import fetch_frame
+from datalab.datalab_session.models import DataOperation, OperationStatus, OutputFile
+from datalab.datalab_session.outputs import delete_output_files, publish_output
+from datalab.datalab_session.renderers import finite_json
+
+logger = logging.getLogger(__name__)
+
+
+def archive_token_for(user) -> str | None:
+    profile = getattr(user, "profile", None)
+    return (profile.archive_token if profile else "") or None
+
+
+class WorkerContext:
+    """The OperationContext the worker hands to an operation (see data_operations.context)."""
+
+    def __init__(self, operation: DataOperation, claim_token: str, temp_dir: Path):
+        self.operation = operation
+        self.claim_token = claim_token
+        self._temp_dir = temp_dir
+        self._last_progress_write = 0.0
+
+    @property
+    def temp_dir(self) -> Path:
+        return self._temp_dir
+
+    @property
+    def memory_budget_bytes(self) -> int:
+        return settings.OPERATION_MEMORY_BUDGET_BYTES
+
+    @property
+    def provenance(self) -> dict[str, Any]:
+        return {
+            "operation": self.operation.name,
+            "operation_id": self.operation.pk,
+            "software_version": datalab.__version__,
+            "parameters": {k: v for k, v in self.operation.input_data.items() if not isinstance(v, list)},
+        }
+
+    def input_path(self, item: dict[str, Any]) -> Path:
+        basename = item["basename"]
+        if item.get("source") == "datalab":
+            return self._output_input_path(basename)
+        cached = fetch_frame(basename=basename, token=archive_token_for(self.operation.user))
+        return self._pin(cached)
+
+    def _pin(self, cached: Path) -> Path:
+        """Hard-link a cached frame into the temp dir, so cache eviction cannot pull it away mid-run."""
+        pinned = self._temp_dir / "inputs" / cached.name
+        pinned.parent.mkdir(parents=True, exist_ok=True)
+        if pinned.exists():
+            return pinned
+        try:
+            os.link(cached, pinned)
+        except OSError:  # a cache on another file system: fall back to reading it in place
+            return cached
+        return pinned
+
+    def _output_input_path(self, basename: str) -> Path:
+        record = OutputFile.objects.filter(user=self.operation.user, basename=basename).first()
+        if record is None or not record.fits_name:
+            raise OperationError(f"Datalab output {basename} no longer exists or has no FITS file.")
+        local = self._temp_dir / "inputs" / f"{basename}.fits"
+        local.parent.mkdir(parents=True, exist_ok=True)
+        with default_storage.open(record.fits_name, "rb") as source, open(local, "wb") as target:
+            shutil.copyfileobj(source, target, 1024 * 1024)
+        return local
+
+    def set_progress(self, fraction: float, message: str = "") -> None:
+        now = time.monotonic()
+        if now - self._last_progress_write < 0.5 and fraction < 1.0:
+            return
+        self._last_progress_write = now
+        updates: dict[str, Any] = {
+            "operation_progress": max(0.0, min(1.0, float(fraction))),
+            "heartbeat": timezone.now(),
+        }
+        if message:
+            updates["message"] = message
+        DataOperation.objects.filter(pk=self.operation.pk, claim_token=self.claim_token).update(**updates)
+
+
+def claim(operation_id: int) -> tuple[DataOperation, str] | None:
+    """Move a claimable operation to IN_PROGRESS atomically; None when there is nothing to do."""
+    stale_before = timezone.now() - timedelta(seconds=settings.OPERATION_STALE_SECONDS)
+    claimable = Q(status=OperationStatus.PENDING) | Q(
+        status=OperationStatus.IN_PROGRESS, heartbeat__lt=stale_before
+    )
+    exhausted = DataOperation.objects.filter(
+        claimable, pk=operation_id, attempts__gte=settings.OPERATION_MAX_ATTEMPTS
+    ).update(
+        status=OperationStatus.FAILED,
+        claim_token="",
+        finished_at=timezone.now(),
+        message=f"Gave up after {settings.OPERATION_MAX_ATTEMPTS} attempts: the worker stopped "
+        "(crashed, killed or timed out) every time. Try fewer or smaller input files.",
+    )
+    if exhausted:
+        return None
+    token = str(uuid.uuid4())
+    now = timezone.now()
+    claimed = DataOperation.objects.filter(claimable, pk=operation_id).update(
+        status=OperationStatus.IN_PROGRESS,
+        claim_token=token,
+        attempts=F("attempts") + 1,
+        heartbeat=now,
+        started_at=now,
+        operation_progress=0.0,
+        message="Starting.",
+    )
+    if not claimed:
+        return None
+    return DataOperation.objects.select_related("user__profile").get(pk=operation_id), token
+
+
+class Heartbeat(threading.Thread):
+    """Touches the claim periodically so the sweeper can tell a live attempt from a dead one."""
+
+    def __init__(self, operation_id: int, claim_token: str):
+        super().__init__(daemon=True, name=f"heartbeat-{operation_id}")
+        self.operation_id = operation_id
+        self.claim_token = claim_token
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(settings.OPERATION_HEARTBEAT_SECONDS):
+            try:
+                DataOperation.objects.filter(pk=self.operation_id, claim_token=self.claim_token).update(
+                    heartbeat=timezone.now()
+                )
+            except Exception:  # noqa: BLE001 - a missed beat is harmless; the next one retries
+                logger.warning("Heartbeat for operation %s failed", self.operation_id, exc_info=True)
+            finally:
+                close_old_connections()
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+
+def _finish(operation_id: int, holder: str, **fields: Any) -> bool:
+    """Write a terminal or retry state, only if this attempt (``holder``) still holds the claim."""
+    return bool(DataOperation.objects.filter(pk=operation_id, claim_token=holder).update(**fields))
+
+
+def _publish(operation: DataOperation, result: OperationResult) -> dict[str, Any]:
+    output: dict[str, Any] = {}
+    if result.output_files:
+        output["output_files"] = [
+            publish_output(operation=operation, produced=produced, index=index)
+            for index, produced in enumerate(result.output_files, start=1)
+        ]
+    if result.output_data:
+        output["output_data"] = finite_json(result.output_data)
+    return output or {"output_files": []}
+
+
+def execute(operation_id: int) -> str:
+    """Run one operation to a terminal (or retry) state; returns what happened, for logging."""
+    claimed = claim(operation_id)
+    if claimed is None:
+        return "skipped"
+    operation, token = claimed
+    operation_class: type[BaseDataOperation] | None = get_operation_class(operation.name)
+    settings.OPERATION_TEMP_DIR.mkdir(parents=True, exist_ok=True)
+    temp_dir = Path(tempfile.mkdtemp(prefix=f"op{operation_id}-", dir=settings.OPERATION_TEMP_DIR))
+    heartbeat = Heartbeat(operation_id, token)
+    heartbeat.start()
+    started = time.monotonic()
+    try:
+        if operation_class is None:
+            raise OperationError(f"Operation '{operation.name}' is no longer available on this server.")
+        context = WorkerContext(operation, token, temp_dir)
+        result = operation_class(operation.input_data).operate(context)
+        output = _publish(operation, result)
+        message = " ".join(result.warnings)
+        if not _finish(
+            operation_id, token, status=OperationStatus.COMPLETED, output=output, operation_progress=1.0,
+            message=message, finished_at=timezone.now(), claim_token="",
+        ):
+            # Another attempt took over: our products must not linger unreferenced.
+            published = [entry["basename"] for entry in output.get("output_files", [])]
+            delete_output_files(list(OutputFile.objects.filter(basename__in=published)))
+            return "lost-claim"
+        return "completed"
+    except OperationError as error:
+        _finish(operation_id, token, status=OperationStatus.FAILED, message=str(error),
+                finished_at=timezone.now(), claim_token="")
+        return "failed"
+    except TransientError as error:
+        return _retry_later(operation, token, str(error))
+    except Exception:
+        logger.exception("Operation %s raised unexpectedly", operation_id)
+        return _retry_later(operation, token, "An internal error interrupted the operation.")
+    finally:
+        heartbeat.stop()
+        shutil.rmtree(temp_dir, ignore_errors=True)
+        logger.info(
+            "operation finished id=%s name=%s inputs=%s duration=%.2fs",
+            operation_id, operation.name, _count_inputs(operation.input_data), time.monotonic() - started,
+        )
+
+
+def _count_inputs(input_data: dict[str, Any]) -> int:
+    return sum(len(value) for value in input_data.values() if isinstance(value, list))
+
+
+def _retry_later(operation: DataOperation, token: str, reason: str) -> str:
+    from datalab.datalab_session.queue import enqueue_operation
+
+    if operation.attempts >= settings.OPERATION_MAX_ATTEMPTS:
+        _finish(operation.pk, token, status=OperationStatus.FAILED, finished_at=timezone.now(),
+                claim_token="", message=f"{reason} Gave up after {operation.attempts} attempts.")
+        return "failed"
+    if _finish(operation.pk, token, status=OperationStatus.PENDING, claim_token="",
+               message=f"{reason} Retrying shortly (attempt {operation.attempts} of "
+               f"{settings.OPERATION_MAX_ATTEMPTS})."):
+        enqueue_operation(operation, delay_ms=int(1000 * 2 ** operation.attempts))
+    return "retry"

@@ -1,0 +1,29 @@
+"""Reads, always scoped to the requesting user: an unscoped query cannot be written by accident."""
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import QuerySet
+from django.http import Http404
+
+from datalab.datalab_session.models import DataOperation, DataSession, OutputFile
+
+
+def sessions_for(*, user: AbstractBaseUser) -> QuerySet[DataSession]:
+    return DataSession.objects.filter(user=user).prefetch_related("operations")
+
+
+def session_for(*, user: AbstractBaseUser, session_id: object) -> DataSession:
+    """The user's session, or 404 for anything else (including a stranger's id)."""
+    try:
+        return DataSession.objects.get(user=user, pk=int(str(session_id)))
+    except (DataSession.DoesNotExist, ValueError):
+        raise Http404 from None
+
+
+def operations_for(*, user: AbstractBaseUser, session_id: object) -> QuerySet[DataOperation]:
+    session = session_for(user=user, session_id=session_id)
+    return DataOperation.objects.filter(user=user, session=session).order_by("created", "id")
+
+
+def output_file_for(*, user: AbstractBaseUser, basename: str) -> OutputFile | None:
+    return OutputFile.objects.filter(user=user, basename=basename).first()

@@ -1,0 +1,112 @@
+"""Where API requests enter. Views stay thin: selectors read, services write."""
+from __future__ import annotations
+
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action, api_view, permission_classes
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from data_operations.registry import available_operations
+from datalab.datalab_session import selectors, services
+from datalab.datalab_session.filters import DataSessionFilter
+from datalab.datalab_session.models import OutputFile
+from datalab.datalab_session.outputs import URL_KINDS, verify_output_signature
+from datalab.datalab_session.serializers import (
+    BulkDeleteSerializer,
+    DataOperationSerializer,
+    DataSessionSerializer,
+    OperationRequestSerializer,
+)
+
+
+class DataSessionViewSet(viewsets.ModelViewSet):
+    serializer_class = DataSessionSerializer
+    filterset_class = DataSessionFilter
+    http_method_names = ["get", "post", "patch", "put", "delete", "head", "options"]
+
+    def get_queryset(self):
+        return selectors.sessions_for(user=self.request.user)
+
+    def get_object(self):
+        session = selectors.session_for(user=self.request.user, session_id=self.kwargs["pk"])
+        self.check_object_permissions(self.request, session)
+        return session
+
+    def retrieve(self, request: Request, *args, **kwargs) -> Response:
+        session = self.get_object()
+        services.touch_session(session=session)
+        return Response(self.get_serializer(session).data)
+
+    def perform_create(self, serializer) -> None:
+        serializer.instance = services.create_session(
+            user=self.request.user,
+            name=serializer.validated_data["name"],
+            input_data=serializer.validated_data.get("input_data"),
+        )
+
+    def perform_update(self, serializer) -> None:
+        serializer.instance = services.update_session(
+            session=serializer.instance,
+            name=serializer.validated_data.get("name"),
+            input_data=serializer.validated_data.get("input_data"),
+        )
+
+
+class DataOperationViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
+):
+    serializer_class = DataOperationSerializer
+
+    def get_queryset(self):
+        return selectors.operations_for(user=self.request.user, session_id=self.kwargs["session_pk"])
+
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        session = selectors.session_for(user=request.user, session_id=kwargs["session_pk"])
+        body = OperationRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        operation, created = services.create_operation(
+            user=request.user,
+            session=session,
+            name=body.validated_data["name"],
+            input_data=body.validated_data["input_data"],
+        )
+        return Response(
+            self.get_serializer(operation).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+    @action(detail=False, methods=["post"])
+    def bulk_delete(self, request: Request, *args, **kwargs) -> Response:
+        session = selectors.session_for(user=request.user, session_id=kwargs["session_pk"])
+        body = BulkDeleteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        deleted = services.delete_operations(session=session, ids=body.validated_data["ids"])
+        return Response({"deleted": deleted})
+
+
+@api_view(["GET"])
+def available_operations_view(request: Request) -> Response:
+    """Every operation's wizard description, keyed by name."""
+    return Response({name: cls.wizard_description() for name, cls in available_operations().items()})
+
+
+@api_view(["GET"])
+@permission_classes([AllowAny])
+def output_file_view(request: Request, basename: str, kind: str):
+    """Serve one stored product to anyone holding a valid, unexpired signed URL."""
+    signature = request.query_params.get("sig", "")
+    if kind not in URL_KINDS or not verify_output_signature(basename, kind, signature):
+        raise Http404
+    record = OutputFile.objects.filter(basename=basename).first()
+    name = getattr(record, URL_KINDS[kind], "") if record else ""
+    if not name or not default_storage.exists(name):
+        raise Http404
+    content_type = {"fits": "application/fits", "tif": "image/tiff"}.get(kind, "image/jpeg")
+    response = FileResponse(default_storage.open(name, "rb"), content_type=content_type)
+    if kind in ("fits", "tif"):
+        response["Content-Disposition"] = f'attachment; filename="{name.rsplit("/", 1)[-1]}"'
+    response["Cache-Control"] = "private, max-age=3600"
+    return response

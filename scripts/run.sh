@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Bring the whole service up on this machine: virtualenv, install, migrate, demo user and
+# frames, worker and web server. With DATABASE_URL / REDIS_URL set it uses them; without, it
+# runs on embedded defaults (SQLite, an in-process queue worker, local files, local archive).
+# Usage: scripts/run.sh            (PORT=8000 by default; Ctrl-C stops everything)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -x .venv/bin/python ]; then
+    echo "==> Creating a virtualenv in .venv"
+    "${PYTHON:-python3}" -m venv .venv
+fi
+. .venv/bin/activate
+stamp=.venv/.installed-$(sha1sum pyproject.toml | cut -c1-12)
+if [ ! -f "$stamp" ]; then
+    echo "==> Installing dependencies"
+    pip install --quiet --upgrade pip
+    pip install --quiet -e '.[test]'
+    touch "$stamp"
+fi
+
+export PORT="${PORT:-8000}"
+export ARCHIVE_API="${ARCHIVE_API:-http://127.0.0.1:${PORT}/archive/}"
+export DEBUG="${DEBUG:-true}"
+
+if [ -n "${DATABASE_URL:-}" ]; then
+    echo "==> Database: ${DATABASE_URL%%@*}@... (DATABASE_URL)"
+else
+    echo "==> Database: embedded SQLite in var/db.sqlite3 (set DATABASE_URL to use PostgreSQL)"
+fi
+
+python manage.py migrate --verbosity 0
+python manage.py create_demo_user --username demo
+echo "==> Generating demo frames into the local archive (first run only takes a moment)"
+python manage.py generate_demo_frames
+
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
+trap cleanup EXIT INT TERM
+
+if [ -n "${REDIS_URL:-}" ]; then
+    echo "==> Queue: Redis at ${REDIS_URL} (REDIS_URL); starting a Dramatiq worker"
+    python manage.py rundramatiq --processes 1 --threads 2 &
+    pids+=($!)
+else
+    echo "==> Queue: embedded in-process worker (set REDIS_URL to use Redis and separate workers)"
+fi
+
+echo "==> Datalab API at http://127.0.0.1:${PORT}/api/  (admin: /admin/, archive: /archive/frames/)"
+python manage.py runserver "127.0.0.1:${PORT}" --noreload &
+pids+=($!)
+wait "${pids[@]}"

@@ -1,0 +1,115 @@
+"""Real processes for end-to-end tests: a Dramatiq worker talking to the test database and Redis."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+
+from datalab.local_archive.indexing import index_directory
+from datalab.local_archive.synthetic import make_frame, write_frame
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+OBSERVED = datetime(2025, 3, 1, 4, 0, tzinfo=timezone.utc)
+
+
+def worker_environment(live_server, tmp_path: Path, **extra: str) -> dict[str, str]:
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": (
+            f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+        ),
+        "ARCHIVE_API": f"{live_server.url}/archive/",
+        "MEDIA_ROOT": str(tmp_path / "outputs"),
+        "FRAME_CACHE_DIR": str(tmp_path / "frame_cache"),
+        "OPERATION_TEMP_DIR": str(tmp_path / "op_tmp"),
+        "LOCAL_ARCHIVE_DIR": str(tmp_path / "archive"),
+        "OPERATION_HEARTBEAT_SECONDS": "1",
+        "SECRET_KEY": settings.SECRET_KEY,
+    }
+    env.update(extra)
+    return env
+
+
+class WorkerProcess:
+    """``manage.py rundramatiq`` in its own process group, so it can be stopped or killed whole."""
+
+    def __init__(self, env: dict[str, str], log_path: Path):
+        self.env = env
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "manage.py", "rundramatiq", "--processes", "1", "--threads", "2"],
+            cwd=PROJECT_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, sig)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture
+def redis_client():
+    return redis.Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+
+
+@pytest.fixture
+def start_worker(live_server, tmp_path):
+    workers: list[WorkerProcess] = []
+
+    def start(**extra: str) -> WorkerProcess:
+        worker = WorkerProcess(worker_environment(live_server, tmp_path, **extra), tmp_path / "worker.log")
+        worker.start()
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+
+
+@pytest.fixture
+def archive_frames(settings):
+    """Three small synthetic frames in the local archive, one with a NaN patch; returns basenames."""
+    settings.LOCAL_ARCHIVE_DIR.mkdir(parents=True, exist_ok=True)
+    basenames = []
+    for seed in range(3):
+        basename = f"tst1m001-fa01-20261101-{seed + 1:04d}-e91"
+        hdul = make_frame(shape=(96, 128), seed=seed, n_stars=30, basename=basename, frame_number=seed + 1,
+                          observation_date=OBSERVED, public_date=OBSERVED)
+        if seed == 1:
+            hdul["SCI"].data[10:14, 20:30] = float("nan")
+        write_frame(hdul, settings.LOCAL_ARCHIVE_DIR / f"{basename}.fits.fz")
+        basenames.append(basename)
+    index_directory()
+    return basenames
+
+
+def wait_for(predicate, *, timeout: float, interval: float = 0.3):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")

@@ -1,0 +1,119 @@
+"""The worker's state machine: claim, complete, fail, retry, sweep — against the real database."""
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.utils import timezone
+
+from datalab.datalab_session import runner, sweeper
+from datalab.datalab_session.models import DataOperation, DataSession, OperationStatus, OutputFile
+
+pytestmark = pytest.mark.django_db
+
+
+def stored_output(user, basename: str, data: np.ndarray | None, tmp_path: Path) -> dict:
+    """An earlier output of the user's, usable as an input with source 'datalab'."""
+    record = OutputFile.objects.create(user=user, basename=basename)
+    if data is not None:
+        path = tmp_path / f"{basename}.fits"
+        fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(data=data, name="SCI")]).writeto(path)
+        record.fits_name = default_storage.save(f"outputs/{basename}.fits", ContentFile(path.read_bytes()))
+        record.save()
+    return {"source": "datalab", "basename": basename, "type": "fits"}
+
+
+def new_operation(user, input_files: list[dict], **fields) -> DataOperation:
+    session = DataSession.objects.create(user=user, name="s")
+    return DataOperation.objects.create(
+        session=session, user=user, name="Median", input_data={"input_files": input_files},
+        cache_key=f"k{DataOperation.objects.count()}", **fields,
+    )
+
+
+def test_median_of_outputs_completes_with_exact_pixels(owner, tmp_path, settings):
+    settings.OPERATION_MEMORY_BUDGET_BYTES = 4096  # forces many row bands
+    rng = np.random.default_rng(3)
+    stack = rng.normal(100, 10, size=(3, 40, 50)).astype(np.float32)
+    stack[0, 5, 5] = np.nan
+    items = [stored_output(owner, f"datalab-in-{i}", stack[i], tmp_path) for i in range(3)]
+    operation = new_operation(owner, items)
+
+    assert runner.execute(operation.pk) == "completed"
+    operation.refresh_from_db()
+    assert operation.status == OperationStatus.COMPLETED
+    assert operation.operation_progress == 1.0
+    assert operation.attempts == 1 and operation.claim_token == ""
+    entry = operation.output["output_files"][0]
+    record = OutputFile.objects.get(basename=entry["basename"])
+    with default_storage.open(record.fits_name, "rb") as handle, fits.open(handle) as hdul:
+        np.testing.assert_array_equal(hdul["SCI"].data, np.nanmedian(stack, axis=0))
+    assert list(settings.OPERATION_TEMP_DIR.iterdir()) == []
+
+
+def test_missing_input_fails_with_a_clear_message(owner, tmp_path, settings):
+    items = [stored_output(owner, "datalab-a", np.ones((4, 4), np.float32), tmp_path),
+             {"source": "datalab", "basename": "datalab-gone"}]
+    operation = new_operation(owner, items)
+    assert runner.execute(operation.pk) == "failed"
+    operation.refresh_from_db()
+    assert operation.status == OperationStatus.FAILED
+    assert operation.message == "Datalab output datalab-gone no longer exists or has no FITS file."
+    assert list(settings.OPERATION_TEMP_DIR.iterdir()) == []
+
+
+def test_terminal_operation_is_skipped(owner):
+    operation = new_operation(owner, [], status=OperationStatus.COMPLETED, output={"output_files": []})
+    assert runner.execute(operation.pk) == "skipped"
+    operation.refresh_from_db()
+    assert operation.attempts == 0
+
+
+def test_claim_is_exclusive(owner):
+    operation = new_operation(owner, [])
+    assert runner.claim(operation.pk) is not None
+    assert runner.claim(operation.pk) is None
+
+
+def test_stale_claim_can_be_taken_over(owner, settings):
+    operation = new_operation(owner, [])
+    runner.claim(operation.pk)
+    DataOperation.objects.filter(pk=operation.pk).update(
+        heartbeat=timezone.now() - timedelta(seconds=settings.OPERATION_STALE_SECONDS + 5)
+    )
+    claimed = runner.claim(operation.pk)
+    assert claimed is not None
+    assert claimed[0].attempts == 2
+
+
+def test_operation_that_keeps_killing_workers_is_failed(owner, settings):
+    operation = new_operation(owner, [], attempts=settings.OPERATION_MAX_ATTEMPTS)
+    assert runner.claim(operation.pk) is None
+    operation.refresh_from_db()
+    assert operation.status == OperationStatus.FAILED
+    assert operation.message.startswith(f"Gave up after {settings.OPERATION_MAX_ATTEMPTS} attempts")
+
+
+def test_only_the_claim_holder_can_finish(owner):
+    operation = new_operation(owner, [])
+    _, token = runner.claim(operation.pk)
+    assert not runner._finish(operation.pk, "someone-else", status=OperationStatus.COMPLETED)
+    assert runner._finish(operation.pk, token, status=OperationStatus.COMPLETED, output={"output_files": []})
+
+
+def test_sweeper_requeues_lost_and_stale_operations(owner, settings):
+    old = timezone.now() - timedelta(seconds=settings.OPERATION_STALE_SECONDS + 5)
+    lost = new_operation(owner, [], enqueued_at=old)
+    stale = new_operation(owner, [], status=OperationStatus.IN_PROGRESS, heartbeat=old)
+    fresh = new_operation(owner, [], enqueued_at=timezone.now())
+    new_operation(owner, [], status=OperationStatus.COMPLETED, enqueued_at=old)
+    assert sweeper.sweep() == 2
+    lost.refresh_from_db()
+    fresh.refresh_from_db()
+    assert lost.enqueued_at > old
+    assert stale.pk != fresh.pk
