@@ -134,6 +134,7 @@ def claim(operation_id: int) -> tuple[DataOperation, str] | None:
         attempts=F("attempts") + 1,
         heartbeat=now,
         started_at=now,
+        modified=now,
         operation_progress=0.0,
         message="Starting.",
     )
@@ -168,6 +169,7 @@ class Heartbeat(threading.Thread):
 
 def _finish(operation_id: int, holder: str, **fields: Any) -> bool:
     """Write a terminal or retry state, only if this attempt (``holder``) still holds the claim."""
+    fields.setdefault("modified", timezone.now())
     return bool(DataOperation.objects.filter(pk=operation_id, claim_token=holder).update(**fields))
 
 
@@ -201,7 +203,7 @@ def execute(operation_id: int) -> str:
         context = WorkerContext(operation, token, temp_dir)
         result = operation_class(operation.input_data).operate(context)
         output = _publish(operation, result)
-        message = " ".join(result.warnings)
+        message = " ".join([*result.warnings, f"Completed in {time.monotonic() - started:.1f} s."])
         if not _finish(
             operation_id, token, status=OperationStatus.COMPLETED, output=output, operation_progress=1.0,
             message=message, finished_at=timezone.now(), claim_token="",
