@@ -1,0 +1,39 @@
+"""Where analysis requests enter. The view stays thin: services.run_action does the work."""
+from __future__ import annotations
+
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404, HttpResponse
+from rest_framework.decorators import api_view, permission_classes
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from datalab.analysis import services
+from datalab.analysis.actions import TIF_SIGNATURE_KIND, tif_storage_name
+from datalab.datalab_session.outputs import verify_output_signature
+
+
+@api_view(["POST"])
+def analysis_view(request: Request, action: str):
+    """``POST /api/analysis/<action>/`` with the body the API contract lists for that action."""
+    answer = services.run_action(user=request.user, action=action, data=request.data, request=request)
+    if isinstance(answer, bytes):  # already encoded (and cached) JSON: send it as it is
+        response = HttpResponse(answer, content_type="application/json")
+        response["Content-Length"] = str(len(answer))
+        return response
+    return Response(answer)
+
+
+@api_view(["GET"])
+@permission_classes([AllowAny])
+def tif_file_view(request: Request, id: str):
+    """Serve a frame's TIFF (``id`` is the frame's product key) to anyone holding a valid signed URL."""
+    key = id
+    signature = request.query_params.get("sig", "")
+    name = tif_storage_name(key)
+    if not verify_output_signature(key, TIF_SIGNATURE_KIND, signature) or not default_storage.exists(name):
+        raise Http404
+    response = FileResponse(default_storage.open(name, "rb"), content_type="image/tiff")
+    response["Content-Disposition"] = f'attachment; filename="{key}.tif"'
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
