@@ -1,0 +1,1 @@
+"""Benchmarks of the operation pipelines; run ``python -m bench --help``."""

@@ -1,0 +1,122 @@
+"""Benchmark of the Median pipeline against a reference-style baseline and the decode+write floor.
+
+    python -m bench run --size 10x4096 --size 30x3072x2048 --runs 3
+    python -m bench run --quick                    # a tiny size, as CI runs it
+    python -m bench scaling --side 2048 --frames 2,10,50,100,200
+
+A size is ``NxSIDE`` (N frames of SIDE x SIDE) or ``NxWIDTHxHEIGHT``. Frames come from the project's
+synthetic generator and are cached under ``--data-dir`` (default ``var/bench``). Every run is a
+fresh process; the table shows the median over runs and the ratios baseline/ours from the same
+invocation. See ``bench/measure.py`` for how time and memory are measured.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from bench.data import DEFAULT_DATA_DIR, ensure_frames
+from bench.measure import Measurement, run_measured
+
+QUICK_SIZE = "3x256"
+
+
+def parse_size(text: str) -> tuple[int, tuple[int, int]]:
+    """``"10x4096"`` → (10, (4096, 4096)); ``"30x3072x2048"`` → (30, (2048, 3072)) as (ny, nx)."""
+    parts = [int(part) for part in text.lower().split("x")]
+    if len(parts) == 2:
+        return parts[0], (parts[1], parts[1])
+    if len(parts) == 3:
+        return parts[0], (parts[2], parts[1])
+    raise argparse.ArgumentTypeError(f"size must be NxSIDE or NxWIDTHxHEIGHT, not {text!r}")
+
+
+def measure_pipeline(pipeline: str, paths: list[Path], runs: int) -> Measurement:
+    """Median over ``runs`` fresh-process runs of one pipeline (each metric's own median)."""
+    results = []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory(prefix="bench-out-") as out_dir:
+            command = [sys.executable, "-m", "bench.child", pipeline, out_dir, *map(str, paths)]
+            results.append(run_measured(command))
+    return Measurement(
+        wall_s=statistics.median(result.wall_s for result in results),
+        cpu_s=statistics.median(result.cpu_s for result in results),
+        peak_rss_mib=statistics.median(result.peak_rss_mib for result in results),
+        peak_pss_mib=statistics.median(result.peak_pss_mib for result in results),
+    )
+
+
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def command_run(args: argparse.Namespace) -> None:
+    sizes = [QUICK_SIZE] if args.quick else (args.size or ["10x4096"])
+    pipelines = args.pipelines.split(",")
+    lines = [_row(["size", "pipeline", "wall s", "CPU s", "peak RSS MiB", "peak PSS MiB",
+                   "wall baseline/this", "RSS baseline/this"]),
+             _row(["---"] * 8)]
+    for size in sizes:
+        count, shape = parse_size(size)
+        paths = ensure_frames(count, shape, args.data_dir)
+        measured = {}
+        for pipeline in pipelines:
+            print(f"{size}: {pipeline} x{args.runs} ...", file=sys.stderr, flush=True)
+            measured[pipeline] = measure_pipeline(pipeline, paths, args.runs)
+        baseline = measured.get("baseline")
+        for pipeline, result in measured.items():
+            ratios = ["", ""]
+            if baseline is not None and pipeline != "baseline":
+                ratios = [f"{baseline.wall_s / result.wall_s:.1f}x",
+                          f"{baseline.peak_rss_mib / result.peak_rss_mib:.1f}x"]
+            lines.append(_row([size, pipeline, f"{result.wall_s:.2f}", f"{result.cpu_s:.2f}",
+                               f"{result.peak_rss_mib:.0f}", f"{result.peak_pss_mib:.0f}", *ratios]))
+        if "floor" in measured and "ours" in measured:
+            print(f"{size}: ours / floor wall = {measured['ours'].wall_s / measured['floor'].wall_s:.2f}",
+                  file=sys.stderr)
+    print("\n".join(lines))
+
+
+def command_scaling(args: argparse.Namespace) -> None:
+    counts = [int(value) for value in args.frames.split(",")]
+    shape = (args.side, args.side)
+    paths = ensure_frames(max(counts), shape, args.data_dir)
+    lines = [_row(["frames", "wall s", "CPU s", "peak RSS MiB", "peak PSS MiB"]), _row(["---"] * 5)]
+    walls = []
+    for count in counts:
+        print(f"{count}x{args.side}: ours x{args.runs} ...", file=sys.stderr, flush=True)
+        result = measure_pipeline("ours", paths[:count], args.runs)
+        walls.append(result.wall_s)
+        lines.append(_row([str(count), f"{result.wall_s:.2f}", f"{result.cpu_s:.2f}",
+                           f"{result.peak_rss_mib:.0f}", f"{result.peak_pss_mib:.0f}"]))
+    print("\n".join(lines))
+    if len(counts) > 1:
+        slope, intercept = np.polyfit(counts, walls, 1)
+        print(f"fitted wall time = {intercept:.2f} s + {slope * 1000:.0f} ms per {args.side}x{args.side} frame")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="frame cache directory")
+    parser.add_argument("--runs", type=int, default=3, help="fresh-process runs per measurement (median)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="ours vs baseline vs floor for given sizes")
+    run.add_argument("--size", action="append", help="NxSIDE or NxWIDTHxHEIGHT; repeatable")
+    run.add_argument("--quick", action="store_true", help=f"one tiny size ({QUICK_SIZE}), for CI")
+    run.add_argument("--pipelines", default="baseline,ours,floor")
+    run.set_defaults(handler=command_run)
+    scaling = commands.add_parser("scaling", help="time and memory of ours against the number of frames")
+    scaling.add_argument("--side", type=int, default=2048)
+    scaling.add_argument("--frames", default="2,10,50,100,200")
+    scaling.set_defaults(handler=command_scaling)
+    args = parser.parse_args(argv)
+    args.handler(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+"""Benchmark inputs: realistic Rice-compressed frames from the project's synthetic generator, cached.
+
+Frames are made by ``datalab.local_archive.synthetic.make_frame`` (sky with a gradient, Poisson and
+read noise, stars, cosmic rays, a TAN WCS, Rice-compressed float32 ``SCI`` and a ``CAT`` table), the
+same generator the demo archive and the tests use. Each frame is deterministic in its size and
+index, so the cache under the data directory (default ``var/bench``, git-ignored) is reused across
+runs and only missing frames are generated, in parallel on all cores.
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from datalab.local_archive.synthetic import make_frame, write_frame
+
+DEFAULT_DATA_DIR = Path(os.environ.get("BENCH_DATA_DIR", Path(__file__).resolve().parent.parent / "var" / "bench"))
+STARS_PER_MEGAPIXEL = 60  # a moderately crowded field: ~1000 stars on a 4096x4096 chip
+
+
+def frame_path(data_dir: Path, shape: tuple[int, int], index: int) -> Path:
+    ny, nx = shape
+    return Path(data_dir) / f"{nx}x{ny}" / f"frame-{index:04d}.fits"
+
+
+def _make_one(path: Path, index: int, shape: tuple[int, int]) -> Path:
+    n_stars = max(20, int(STARS_PER_MEGAPIXEL * shape[0] * shape[1] / 1e6))
+    frame = make_frame(shape=shape, seed=10_000 + index, frame_number=index + 1, n_stars=n_stars,
+                       basename=f"bench{shape[1]}x{shape[0]}-{index:04d}-e91")
+    return write_frame(frame, path)
+
+
+def ensure_frames(count: int, shape: tuple[int, int], data_dir: Path = DEFAULT_DATA_DIR,
+                  workers: int | None = None) -> list[Path]:
+    """Paths of ``count`` cached frames of ``shape`` (ny, nx), generating the missing ones."""
+    paths = [frame_path(data_dir, shape, index) for index in range(count)]
+    missing = [(path, index) for index, path in enumerate(paths) if not path.exists()]
+    if missing:
+        workers = workers or os.cpu_count() or 1
+        print(f"generating {len(missing)} frame(s) of {shape[1]}x{shape[0]} under {data_dir} ...", flush=True)
+        if workers == 1 or len(missing) == 1:
+            for path, index in missing:
+                _make_one(path, index, shape)
+        else:
+            with ProcessPoolExecutor(max_workers=min(workers, len(missing))) as pool:
+                list(pool.map(_make_one, *zip(*missing, strict=True), [shape] * len(missing)))
+    return paths
