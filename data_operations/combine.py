@@ -1,0 +1,148 @@
+"""Combine: mean, median or sum of frames with outlier rejection (sigma clipping or min/max).
+
+Frames are read a band of rows at a time (aligned on the sky first with ``align: wcs``); each band
+is clipped and combined by the pure kernels in ``kernels.combine``. The product's ``SCI`` header
+records the method, the rejection and its thresholds and NCOMBINE; a ``REJECTED`` extension counts
+the samples rejected at each pixel.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from astropy.io import fits
+
+from data_operations._image_operation import ALIGN_INPUT, ImageOperation, progress_span
+from data_operations.base import OperationResult
+from data_operations.context import OperationContext
+from data_operations.frames import band_rows_for_budget
+from data_operations.frames.alignment import open_frames, unaligned_pointing_warning
+from data_operations.kernels.combine import (
+    COMBINE_METHODS,
+    REJECTION_METHODS,
+    WORKING_COPIES,
+    combine_band,
+    rejected_counts,
+    rejection_mask,
+)
+from data_operations.products import build_output_header, shared_metadata
+from data_operations.products.image_product import write_image_product
+
+OUTPUT_STEM = "combine"
+FETCH_END = 0.2
+ALIGN_END = 0.5  # used only when aligning; otherwise combining starts at FETCH_END
+COMBINE_END = 0.9
+REJECTED_EXTENSION = "REJECTED"
+
+
+class Combine(ImageOperation):
+    @staticmethod
+    def name() -> str:
+        return "Combine"
+
+    @staticmethod
+    def description() -> str:
+        return (
+            "Combines frames pixel by pixel into one deeper image with the mean, median or sum, after "
+            "rejecting outliers such as cosmic rays and satellite trails. Sigma clipping rejects samples "
+            "further than sigma_low / sigma_high robust standard deviations (from the median and the "
+            "median absolute deviation) from the median, iterating until nothing changes; min/max "
+            "rejects the lowest and highest sample of every pixel. Frames can first be aligned on the "
+            "sky using their WCS."
+        )
+
+    @classmethod
+    def wizard_description(cls) -> dict[str, Any]:
+        return {
+            "name": cls.name(),
+            "description": cls.description(),
+            "category": "image",
+            "inputs": {
+                "input_files": {
+                    "name": "Input Files",
+                    "description": "The frames to combine",
+                    "type": "fits",
+                    "minimum": 2,
+                    "maximum": 999,
+                },
+                "method": {
+                    "name": "Method",
+                    "description": "How the kept samples of each pixel are combined",
+                    "type": "select",
+                    "options": list(COMBINE_METHODS),
+                    "default": "mean",
+                },
+                "rejection": {
+                    "name": "Rejection",
+                    "description": "How outlying samples are rejected before combining",
+                    "type": "select",
+                    "options": list(REJECTION_METHODS),
+                    "default": "sigma_clip",
+                },
+                "sigma_low": {
+                    "name": "Sigma Low",
+                    "description": "Reject samples this many standard deviations below the median",
+                    "type": "float",
+                    "default": 3.0,
+                    "minimum": 0.1,
+                },
+                "sigma_high": {
+                    "name": "Sigma High",
+                    "description": "Reject samples this many standard deviations above the median",
+                    "type": "float",
+                    "default": 3.0,
+                    "minimum": 0.1,
+                },
+                "align": dict(ALIGN_INPUT),
+            },
+        }
+
+    def operate(self, context: OperationContext) -> OperationResult:
+        method, rejection, align = self.value("method"), self.value("rejection"), self.value("align")
+        sigma_low, sigma_high = float(self.value("sigma_low")), float(self.value("sigma_high"))
+        paths, basenames = self.fetch(context, "input_files", start=0.0, end=FETCH_END)
+        combine_start = ALIGN_END if align == "wcs" else FETCH_END
+        warnings: list[str] = []
+
+        with open_frames(paths, basenames, align=align, workdir=context.temp_dir / "aligned",
+                         memory_budget_bytes=context.memory_budget_bytes,
+                         progress=progress_span(context, FETCH_END, ALIGN_END)) as stack:
+            ny, nx = stack.shape
+            combined = np.empty((ny, nx), dtype=np.float32)
+            rejected = np.zeros((ny, nx), dtype=np.int16)
+            budget = context.memory_budget_bytes - combined.nbytes - rejected.nbytes
+            rows = band_rows_for_budget(budget, stack.count * WORKING_COPIES // 2, nx)
+            report = progress_span(context, combine_start, COMBINE_END)
+            for y0, y1, band in stack.bands(rows):
+                mask = rejection_mask(band, rejection, sigma_low=sigma_low, sigma_high=sigma_high)
+                combine_band(band, method, mask, out=combined[y0:y1])
+                rejected[y0:y1] = rejected_counts(mask, (y1 - y0, nx))
+                report(y1 / ny, f"Combining rows {y0 + 1}\N{EN DASH}{y1} of {ny} ({method}, {rejection}).")
+
+            header = build_output_header(stack.headers[0])
+            metadata = shared_metadata(stack.headers)
+            if stack.cropped:
+                warnings.append(self.note_crop(header, stack.shape, "combined image"))
+            if align != "wcs":
+                pointing = unaligned_pointing_warning(stack.frames, stack.shape,
+                                                      "Choose align 'wcs' to align them on the sky.")
+                if pointing:
+                    warnings.append(pointing)
+            count = stack.count
+
+        header["COMBMETH"] = (method, "Combination of the kept samples")
+        header["REJECT"] = (rejection, "Outlier rejection")
+        if rejection == "sigma_clip":
+            header["SIGLOW"] = (sigma_low, "Lower clipping threshold (sigma)")
+            header["SIGHIGH"] = (sigma_high, "Upper clipping threshold (sigma)")
+        header["NCOMBINE"] = (count, "Number of frames combined")
+        header["DLALIGN"] = (align, "Alignment before combining")
+        rejected_hdu = fits.CompImageHDU(rejected, name=REJECTED_EXTENSION, compression_type="RICE_1")
+        rejected_hdu.header["COMMENT"] = "Number of samples rejected at each pixel"
+
+        context.set_progress(COMBINE_END, "Writing the combined image and previews.")
+        output = write_image_product(combined, header, stem=OUTPUT_STEM, temp_dir=context.temp_dir,
+                                     provenance=context.provenance, inputs=basenames, metadata=metadata,
+                                     extensions=[rejected_hdu])
+        context.set_progress(1.0, "Done.")
+        return OperationResult(output_files=[output], warnings=warnings)
