@@ -1,7 +1,10 @@
 """Median: the pixel-by-pixel NaN-aware median of a stack of frames.
 
 Frames are combined a band of rows at a time within the context's memory budget; frames of
-different sizes are cropped to their common region from the origin.
+different sizes are cropped to their common region from the origin. Decoder processes fill the
+next band while this one is combined, and each finished band of the median goes straight to the
+compressor threads of the output file, so decoding, combining and compressing overlap; the JPEGs
+are made while the last bands are still being compressed.
 """
 from __future__ import annotations
 
@@ -9,15 +12,17 @@ from typing import Any
 
 import numpy as np
 
+from data_operations._image_operation import ALIGN_INPUT, progress_span
 from data_operations.base import BaseDataOperation, OperationResult
 from data_operations.context import OperationContext, OutputFile
-from data_operations.frames import FrameStack, band_rows_for_budget
+from data_operations.frames import FrameStack, efficient_band_rows
+from data_operations.frames.alignment import open_frames, unaligned_pointing_warning
 from data_operations.kernels import nanmedian_band
 from data_operations.products import (
     build_output_header,
+    open_output_fits,
     shared_metadata,
     write_jpeg_previews,
-    write_output_fits,
 )
 
 OUTPUT_STEM = "median"
@@ -52,22 +57,30 @@ class Median(BaseDataOperation):
                     "type": "fits",
                     "minimum": 2,
                     "maximum": 999,
-                }
+                },
+                "align": dict(ALIGN_INPUT),
             },
         }
 
     def operate(self, context: OperationContext) -> OperationResult:
         items = self.files("input_files")
+        align = self.value("align")
+        fetch_end = FETCH_SHARE / 2 if align == "wcs" else FETCH_SHARE  # aligning takes the rest
         paths = []
         for position, item in enumerate(items):
-            context.set_progress(FETCH_SHARE * position / len(items),
+            context.set_progress(fetch_end * position / len(items),
                                  f"Fetching input {position + 1} of {len(items)}.")
             paths.append(context.input_path(item))
         basenames = [item["basename"] for item in items]
 
         warnings: list[str] = []
-        with FrameStack(paths, basenames) as stack:
-            median = self._combine(stack, context)
+        temp_dir = context.temp_dir
+        fits_path = temp_dir / f"{OUTPUT_STEM}.fits"
+        large_path = temp_dir / f"{OUTPUT_STEM}-large.jpg"
+        small_path = temp_dir / f"{OUTPUT_STEM}-small.jpg"
+        with open_frames(paths, basenames, align=align, workdir=temp_dir / "aligned",
+                         memory_budget_bytes=context.memory_budget_bytes,
+                         progress=progress_span(context, fetch_end, FETCH_SHARE)) as stack:
             header = build_output_header(stack.frames[0].header)
             metadata = shared_metadata(stack.headers)
             if stack.cropped:
@@ -77,34 +90,34 @@ class Median(BaseDataOperation):
                 warnings.append(note)
                 header["DLCROP"] = (True, "Inputs cropped to common region")
                 header.add_history(note)
+            if align != "wcs":
+                pointing = unaligned_pointing_warning(stack.frames, stack.shape,
+                                                      "Choose align 'wcs' to align them on the sky.")
+                warnings.extend([pointing] if pointing else [])
+            provenance = {**context.provenance, "inputs": basenames}
+            with open_output_fits(fits_path, stack.shape, header, provenance=provenance) as writer:
+                median = self._combine(stack, context, writer)
+                context.set_progress(FETCH_SHARE + COMBINE_SHARE, "Writing the median image and previews.")
+                write_jpeg_previews(median, large_path=large_path, small_path=small_path)
+                writer.close()
 
-        context.set_progress(FETCH_SHARE + COMBINE_SHARE, "Writing the median image and previews.")
-        output = self._write_products(median, header, basenames, context)
-        output.metadata = metadata
+        output = OutputFile(fits_path=fits_path, large_jpg_path=large_path, small_jpg_path=small_path,
+                            type="fits", metadata=metadata)
         context.set_progress(1.0, "Done.")
         return OperationResult(output_files=[output], warnings=warnings)
 
     @staticmethod
-    def _combine(stack: FrameStack, context: OperationContext) -> np.ndarray:
-        """The median image, computed band by band; the result itself counts against the budget."""
+    def _combine(stack: FrameStack, context: OperationContext, writer) -> np.ndarray:
+        """The median image, computed band by band and handed to ``writer`` as each band is done.
+
+        The result itself counts against the memory budget.
+        """
         ny, nx = stack.shape
         median = np.empty((ny, nx), dtype=np.float32)
-        rows = band_rows_for_budget(context.memory_budget_bytes - median.nbytes, stack.count, nx)
+        rows = efficient_band_rows(context.memory_budget_bytes - median.nbytes, stack.count, nx)
         for y0, y1, band in stack.bands(rows):
             nanmedian_band(band, out=median[y0:y1])
+            writer.write_rows(y0, median[y0:y1])
             context.set_progress(FETCH_SHARE + COMBINE_SHARE * y1 / ny,
                                  f"Combining rows {y0 + 1}\N{EN DASH}{y1} of {ny}.")
         return median
-
-    @staticmethod
-    def _write_products(median: np.ndarray, header, basenames: list[str],
-                        context: OperationContext) -> OutputFile:
-        temp_dir = context.temp_dir
-        fits_path = temp_dir / f"{OUTPUT_STEM}.fits"
-        large_path = temp_dir / f"{OUTPUT_STEM}-large.jpg"
-        small_path = temp_dir / f"{OUTPUT_STEM}-small.jpg"
-        provenance = {**context.provenance, "inputs": basenames}
-        write_output_fits(fits_path, median, header, provenance=provenance)
-        write_jpeg_previews(median, large_path=large_path, small_path=small_path)
-        return OutputFile(fits_path=fits_path, large_jpg_path=large_path, small_jpg_path=small_path,
-                          type="fits")

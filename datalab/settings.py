@@ -6,6 +6,7 @@ storage, the embedded local archive and an in-process queue. Production deployme
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import environ
@@ -34,20 +35,28 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_dramatiq",
+    "django_prometheus",
     "datalab.datalab_session",
     "datalab.local_archive",
+    "datalab.analysis",
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "datalab.observability.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "corsheaders.middleware.CorsMiddleware",
+    "datalab.datalab_session.middleware.RequestBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "datalab.urls"
@@ -120,7 +129,18 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "EXCEPTION_HANDLER": "datalab.datalab_session.exceptions.error_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Datalab API",
+    "DESCRIPTION": "Data sessions, data operations and analysis of astronomical FITS frames.",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 # --- Queue: Redis when REDIS_URL is set, otherwise an in-process broker with a worker thread.
@@ -135,6 +155,7 @@ if REDIS_URL:
             "dramatiq.middleware.Callbacks",
             "dramatiq.middleware.Retries",
             "django_dramatiq.middleware.DbConnectionsMiddleware",
+            "datalab.observability.worker_middleware.RequestIdPropagation",
             "datalab.datalab_session.worker_middleware.SweeperMiddleware",
         ],
     }
@@ -148,9 +169,13 @@ else:
             "dramatiq.middleware.Callbacks",
             "dramatiq.middleware.Retries",
             "django_dramatiq.middleware.DbConnectionsMiddleware",
+            "datalab.observability.worker_middleware.RequestIdPropagation",
         ],
     }
 DRAMATIQ_TASKS_DATABASE = "default"
+# Workers take one message at a time: a crash loses at most the operation in hand, and long
+# operations don't sit prefetched behind another (read by Dramatiq's worker from the environment).
+os.environ.setdefault("dramatiq_queue_prefetch", str(env.int("WORKER_PREFETCH", default=1)))
 DRAMATIQ_AUTODISCOVER_MODULES = ["tasks"]
 # Start a worker thread inside the web process (embedded mode, no Redis available).
 DATALAB_EMBEDDED_WORKER = env.bool("DATALAB_EMBEDDED_WORKER", default=not REDIS_URL)
@@ -174,6 +199,9 @@ ARCHIVE_MAX_RETRIES = env.int("ARCHIVE_MAX_RETRIES", default=4)
 ARCHIVE_BACKOFF_SECONDS = env.float("ARCHIVE_BACKOFF_SECONDS", default=1.0)
 FRAME_CACHE_DIR = Path(env.str("FRAME_CACHE_DIR", default=str(VAR_DIR / "frame_cache")))
 FRAME_CACHE_MAX_BYTES = env.int("FRAME_CACHE_MAX_BYTES", default=20 * 1024**3)
+# Per-frame products of the analysis actions (pixels, previews, headers), rebuilt when evicted.
+ANALYSIS_CACHE_DIR = Path(env.str("ANALYSIS_CACHE_DIR", default=str(VAR_DIR / "analysis_cache")))
+ANALYSIS_CACHE_MAX_BYTES = env.int("ANALYSIS_CACHE_MAX_BYTES", default=10 * 1024**3)
 
 # Embedded local archive: a directory of FITS frames served with the archive's frames API.
 LOCAL_ARCHIVE_DIR = Path(env.str("LOCAL_ARCHIVE_DIR", default=str(VAR_DIR / "archive")))
@@ -207,11 +235,27 @@ else:
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
 
+# Request metrics (django-prometheus) are served by datalab.observability.metrics at /metrics.
+PROMETHEUS_EXPORT_MIGRATIONS = False
+
+# LOG_FORMAT=json writes one JSON object per line (production default); every line names the
+# request id of the API call it belongs to, in the web and in the worker.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "datalab.observability.request_id.RequestIdLogFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(process)d",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]},
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

@@ -3,6 +3,7 @@ from data_operations.products.fits_output import (
     add_provenance,
     agreed_value,
     build_output_header,
+    open_output_fits,
     shared_metadata,
     write_output_fits,
 )
@@ -12,6 +13,7 @@ __all__ = [
     "add_provenance",
     "agreed_value",
     "build_output_header",
+    "open_output_fits",
     "shared_metadata",
     "write_jpeg_previews",
     "write_output_fits",

@@ -5,6 +5,10 @@ float32 value (NaN and infinities included) reads back bit for bit, which later 
 end-to-end checks rely on. (``RICE_1`` on floats always quantises, i.e. is lossy.) Integer images
 use ``RICE_1``, lossless for integers.
 
+Float32 images (every combined product) go through :class:`CompressedImageWriter`, which writes the
+same layout with fast multi-threaded compression and can take the image band by band while it is
+still being computed (:func:`open_output_fits`); other types use astropy's writer.
+
 Provenance goes into the ``SCI`` header as short keywords (``DLOPER``, ``DLOPID``, ``DLVERS``,
 ``DLNIN`` and ``DLIN0001``...) plus ``HISTORY`` lines for anything long (parameters as JSON).
 """
@@ -20,6 +24,8 @@ from typing import Any
 
 import numpy as np
 from astropy.io import fits
+
+from data_operations.products.compressed_writer import CompressedImageWriter
 
 SCI_EXTENSION = "SCI"
 LOSSLESS_FLOAT_COMPRESSION = {"compression_type": "GZIP_2", "quantize_level": 0.0}
@@ -131,6 +137,27 @@ def _compression_for(data: np.ndarray) -> dict[str, Any]:
     return LOSSLESS_INTEGER_COMPRESSION
 
 
+def _product_header(header: fits.Header, provenance: dict) -> fits.Header:
+    sci_header = fits.Header(
+        [card for card in header.cards if not _STRUCTURAL_KEYWORD.match(card.keyword)]
+    )
+    add_provenance(sci_header, provenance)
+    return sci_header
+
+
+WRITE_BAND_ROWS = 256  # rows handed to the compressor threads at a time
+
+
+def open_output_fits(path: Path, shape: tuple[int, int], header: fits.Header, *,
+                     provenance: dict) -> CompressedImageWriter:
+    """A writer that takes a float32 product band by band (``write_rows``) while it is computed.
+
+    Compression runs on threads as bands arrive; ``close()`` finishes the file atomically. Use it
+    as a context manager so a failure removes the temporary file.
+    """
+    return CompressedImageWriter(path, shape, _product_header(header, provenance), extname=SCI_EXTENSION)
+
+
 def write_output_fits(path: Path, data: np.ndarray, header: fits.Header, *, provenance: dict) -> None:
     """Write ``data`` losslessly to ``path`` as empty primary + compressed ``SCI``, atomically.
 
@@ -140,10 +167,13 @@ def write_output_fits(path: Path, data: np.ndarray, header: fits.Header, *, prov
     path = Path(path)
     if data.ndim != 2:
         raise ValueError(f"data must be a 2-D image; got shape {data.shape}.")
-    sci_header = fits.Header(
-        [card for card in header.cards if not _STRUCTURAL_KEYWORD.match(card.keyword)]
-    )
-    add_provenance(sci_header, provenance)
+    if data.dtype == np.float32 and data.size:
+        with open_output_fits(path, data.shape, header, provenance=provenance) as writer:
+            for y0 in range(0, data.shape[0], WRITE_BAND_ROWS):
+                writer.write_rows(y0, data[y0:y0 + WRITE_BAND_ROWS])
+            writer.close()
+        return
+    sci_header = _product_header(header, provenance)
     sci = fits.CompImageHDU(data=data, header=sci_header, name=SCI_EXTENSION, **_compression_for(data))
     hdul = fits.HDUList([fits.PrimaryHDU(), sci])
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")

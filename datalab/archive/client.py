@@ -22,6 +22,7 @@ from django.conf import settings
 
 from data_operations.errors import OperationError, TransientError
 from datalab.archive.frame_cache import FrameCache, cache_key
+from datalab.observability.metrics import record_bytes_downloaded, record_frame_cache_lookup
 
 logger = logging.getLogger(__name__)
 
@@ -161,9 +162,11 @@ class ArchiveClient:
                         extension=extension)
         cached = self.cache.lookup(key)
         if cached is not None:
+            record_frame_cache_lookup(hit=True)
             return cached
         with self.cache.key_lock(key):
             cached = self.cache.lookup(key)  # another process may have fetched it while we waited
+            record_frame_cache_lookup(hit=cached is not None)
             if cached is not None:
                 return cached
             url = record.get("url") or version.get("url")
@@ -208,6 +211,7 @@ class ArchiveClient:
                     output.write(chunk)
                     digest.update(chunk)
                     written += len(chunk)
+        record_bytes_downloaded(written)
         if expected_size is not None and written != expected_size:
             raise _RetryableDownload(f"the download was truncated ({written} of {expected_size} bytes)")
         if expected_md5 and digest.hexdigest() != expected_md5.lower():

@@ -1,15 +1,19 @@
 """One exception handler: every client error becomes ``{"error": "<sentence>"}`` with a 4xx."""
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
+from django.db import DataError, InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from data_operations.errors import InputValidationError
+
+logger = logging.getLogger(__name__)
 
 
 class ServiceUnavailable(exceptions.APIException):
@@ -36,6 +40,12 @@ def error_exception_handler(exc: Exception, context: dict) -> Response | None:
         exc = exceptions.NotFound("Not found.")
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, DataError):
+        exc = exceptions.ValidationError("A value in the request is out of range (a date, a number or a text).")
+    elif isinstance(exc, (OperationalError, InterfaceError)):
+        logger.warning("database unavailable: %s", exc)
+        exc = ServiceUnavailable("The database is unavailable; try again shortly.")
+
     response = exception_handler(exc, context)
     if response is None:
         return None

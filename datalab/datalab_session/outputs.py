@@ -36,17 +36,32 @@ def _save(local_path: Path, name: str) -> str:
 
 
 def publish_output(*, operation: DataOperation, produced: ProducedFile, index: int) -> dict[str, Any]:
-    """Copy one product into storage and return its ``output_files`` entry (without URLs)."""
+    """Copy one product into storage and return its ``output_files`` entry (without URLs).
+
+    The database row is written last and a failure removes the files already stored, so a
+    half-published product is never referenced.
+    """
     basename = new_output_basename(operation, index)
     record = OutputFile(operation=operation, user=operation.user, basename=basename)
     folder = f"outputs/{operation.user_id}/{basename}"
-    if produced.fits_path is not None:
-        record.fits_name = _save(produced.fits_path, f"{folder}/{basename}.fits")
-    record.large_name = _save(produced.large_jpg_path, f"{folder}/{basename}-large.jpg")
-    record.small_name = _save(produced.small_jpg_path, f"{folder}/{basename}-small.jpg")
-    if produced.tif_path is not None:
-        record.tif_name = _save(produced.tif_path, f"{folder}/{basename}.tif")
-    record.save()
+    sources = {
+        "fits_name": (produced.fits_path, f"{folder}/{basename}.fits"),
+        "large_name": (produced.large_jpg_path, f"{folder}/{basename}-large.jpg"),
+        "small_name": (produced.small_jpg_path, f"{folder}/{basename}-small.jpg"),
+        "tif_name": (produced.tif_path, f"{folder}/{basename}.tif"),
+    }
+    touched: list[str] = []  # names saved or being saved: a failed save may leave a partial file
+    try:
+        for field, (local_path, name) in sources.items():
+            if local_path is not None:
+                touched.append(name)
+                touched[-1] = _save(local_path, name)
+                setattr(record, field, touched[-1])
+        record.save()
+    except BaseException:
+        for name in touched:
+            default_storage.delete(name)
+        raise
     entry = {"basename": basename, "source": "datalab", "type": produced.type, "operation": operation.pk}
     entry.update({key: value for key, value in produced.metadata.items() if value is not None})
     return entry

@@ -6,6 +6,7 @@ duplicate message, a crash or a re-run never corrupts a result.
 """
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shutil
@@ -22,10 +23,12 @@ from django.core.files.storage import default_storage
 from django.db import close_old_connections
 from django.db.models import F, Q
 from django.utils import timezone
+from dramatiq.middleware import TimeLimitExceeded
 
 import datalab
 from data_operations.base import BaseDataOperation, OperationResult
 from data_operations.errors import OperationError, TransientError
+from data_operations.frames.decoder import remove_orphaned_segments
 from data_operations.registry import get_operation_class
 from datalab.archive.client import fetch_frame
 from datalab.datalab_session.models import DataOperation, OperationStatus, OutputFile
@@ -38,6 +41,10 @@ logger = logging.getLogger(__name__)
 def archive_token_for(user) -> str | None:
     profile = getattr(user, "profile", None)
     return (profile.archive_token if profile else "") or None
+
+
+class ClaimLost(Exception):
+    """This attempt no longer holds the claim (the user cancelled, or another attempt took over): stop."""
 
 
 class WorkerContext:
@@ -106,7 +113,8 @@ class WorkerContext:
         }
         if message:
             updates["message"] = message
-        DataOperation.objects.filter(pk=self.operation.pk, claim_token=self.claim_token).update(**updates)
+        if not DataOperation.objects.filter(pk=self.operation.pk, claim_token=self.claim_token).update(**updates):
+            raise ClaimLost(f"Operation {self.operation.pk} was cancelled or claimed by another attempt.")
 
 
 def claim(operation_id: int) -> tuple[DataOperation, str] | None:
@@ -174,15 +182,28 @@ def _finish(operation_id: int, holder: str, **fields: Any) -> bool:
 
 
 def _publish(operation: DataOperation, result: OperationResult) -> dict[str, Any]:
+    """Store every product, or none: a failure part-way removes what was already stored."""
     output: dict[str, Any] = {}
-    if result.output_files:
-        output["output_files"] = [
-            publish_output(operation=operation, produced=produced, index=index)
-            for index, produced in enumerate(result.output_files, start=1)
-        ]
+    entries: list[dict[str, Any]] = []
+    try:
+        for index, produced in enumerate(result.output_files, start=1):
+            entries.append(publish_output(operation=operation, produced=produced, index=index))
+    except BaseException:
+        delete_output_files(list(OutputFile.objects.filter(basename__in=[e["basename"] for e in entries])))
+        raise
+    if entries:
+        output["output_files"] = entries
     if result.output_data:
         output["output_data"] = finite_json(result.output_data)
     return output or {"output_files": []}
+
+
+def _remove_leftovers(operation_id: int) -> None:
+    """Temp dirs of earlier attempts of this operation (their workers are dead, since we hold the
+    claim) and shared band buffers of any killed worker process."""
+    for leftover in settings.OPERATION_TEMP_DIR.glob(f"op{operation_id}-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    remove_orphaned_segments()
 
 
 def execute(operation_id: int) -> str:
@@ -193,6 +214,7 @@ def execute(operation_id: int) -> str:
     operation, token = claimed
     operation_class: type[BaseDataOperation] | None = get_operation_class(operation.name)
     settings.OPERATION_TEMP_DIR.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(operation_id)
     temp_dir = Path(tempfile.mkdtemp(prefix=f"op{operation_id}-", dir=settings.OPERATION_TEMP_DIR))
     heartbeat = Heartbeat(operation_id, token)
     heartbeat.start()
@@ -213,26 +235,39 @@ def execute(operation_id: int) -> str:
             delete_output_files(list(OutputFile.objects.filter(basename__in=published)))
             return "lost-claim"
         return "completed"
+    except ClaimLost:
+        return _outcome_of_lost_claim(operation_id)
     except OperationError as error:
         _finish(operation_id, token, status=OperationStatus.FAILED, message=str(error),
                 finished_at=timezone.now(), claim_token="")
         return "failed"
     except TransientError as error:
         return _retry_later(operation, token, str(error))
+    except TimeLimitExceeded:
+        _finish(operation_id, token, status=OperationStatus.FAILED, finished_at=timezone.now(), claim_token="",
+                message=f"The operation ran longer than the limit of {settings.OPERATION_TIME_LIMIT_SECONDS} s "
+                "and was stopped. Try fewer or smaller input files.")
+        return "failed"
+    except OSError as error:
+        if error.errno != errno.ENOSPC:
+            logger.exception("Operation %s raised unexpectedly", operation_id)
+            return _retry_later(operation, token, "An internal error interrupted the operation.")
+        return _retry_later(operation, token, "The server ran out of disk space while writing the results.")
     except Exception:
         logger.exception("Operation %s raised unexpectedly", operation_id)
         return _retry_later(operation, token, "An internal error interrupted the operation.")
     finally:
         heartbeat.stop()
         shutil.rmtree(temp_dir, ignore_errors=True)
-        logger.info(
-            "operation finished id=%s name=%s inputs=%s duration=%.2fs",
-            operation_id, operation.name, _count_inputs(operation.input_data), time.monotonic() - started,
-        )
 
 
-def _count_inputs(input_data: dict[str, Any]) -> int:
-    return sum(len(value) for value in input_data.values() if isinstance(value, list))
+def _outcome_of_lost_claim(operation_id: int) -> str:
+    from datalab.datalab_session.services import CANCELLED_MESSAGE
+
+    cancelled = DataOperation.objects.filter(
+        pk=operation_id, status=OperationStatus.FAILED, message=CANCELLED_MESSAGE
+    ).exists()
+    return "cancelled" if cancelled else "lost-claim"
 
 
 def _retry_later(operation: DataOperation, token: str, reason: str) -> str:

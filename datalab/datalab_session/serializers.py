@@ -1,6 +1,7 @@
 """How sessions and operations look on the wire (see the API contract)."""
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from datalab.datalab_session.models import DataOperation, DataSession
@@ -18,7 +19,8 @@ class DataOperationSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    def get_output(self, operation: DataOperation):
+    @extend_schema_field({"type": "object", "nullable": True, "additionalProperties": True})
+    def get_output(self, operation: DataOperation) -> dict | None:
         return with_urls(operation.output, request=self.context.get("request"))
 
 

@@ -8,7 +8,8 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.status import HTTP_409_CONFLICT
 
 from data_operations.registry import available_operations, get_operation_class
 from datalab.datalab_session.models import DataOperation, DataSession, OperationStatus, OutputFile
@@ -130,17 +131,58 @@ def create_operation(
 
 def _resubmit(operation: DataOperation) -> DataOperation:
     """Submitting a FAILED operation again gives it a fresh set of attempts."""
-    if operation.status != OperationStatus.FAILED:
-        return operation
-    with transaction.atomic():
-        updated = DataOperation.objects.filter(pk=operation.pk, status=OperationStatus.FAILED).update(
-            status=OperationStatus.PENDING, attempts=0, operation_progress=0.0,
-            message="Resubmitted.", output=None, claim_token="", finished_at=None,
-        )
-        operation.refresh_from_db()
-        if updated:
-            enqueue_operation(operation)
+    if operation.status == OperationStatus.FAILED:
+        change_operation_state(operation=operation, action="rerun")
     return operation
+
+
+CANCELLED_MESSAGE = "Cancelled by the user."
+
+
+class OperationStateConflict(APIException):
+    status_code = HTTP_409_CONFLICT
+    default_detail = "The operation's status does not allow this action."
+
+
+def change_operation_state(*, operation: DataOperation, action: str) -> bool:
+    """Apply ``action`` ("cancel" or "rerun") if the operation's status allows it; True when it changed.
+
+    The one place where users and operators change an operation's status: the API's cancel and
+    resubmission, and the admin's actions. "cancel" takes PENDING or IN_PROGRESS to FAILED with
+    CANCELLED_MESSAGE (clients know only the four statuses) and clears the claim, so the running
+    attempt's claim-guarded writes no longer match and it stops at its next progress update.
+    "rerun" takes FAILED back to PENDING with fresh attempts and enqueues it.
+    """
+    now = timezone.now()
+    if action == "cancel":
+        allowed = [OperationStatus.PENDING, OperationStatus.IN_PROGRESS]
+        fields = {"status": OperationStatus.FAILED, "message": CANCELLED_MESSAGE, "claim_token": "",
+                  "finished_at": now}
+    elif action == "rerun":
+        allowed = [OperationStatus.FAILED]
+        fields = {"status": OperationStatus.PENDING, "attempts": 0, "operation_progress": 0.0,
+                  "message": "Resubmitted.", "output": None, "claim_token": "", "finished_at": None}
+    else:
+        raise ValueError(f"unknown operation action {action!r}")
+    with transaction.atomic():
+        changed = bool(
+            DataOperation.objects.filter(pk=operation.pk, status__in=allowed).update(**fields, modified=now)
+        )
+        if changed and action == "rerun":
+            enqueue_operation(operation)
+    operation.refresh_from_db()
+    return changed
+
+
+def cancel_operation(*, operation: DataOperation) -> DataOperation:
+    """Cancel a PENDING or IN_PROGRESS operation; cancelling a cancelled one again changes nothing."""
+    changed = change_operation_state(operation=operation, action="cancel")
+    if changed or (operation.status == OperationStatus.FAILED and operation.message == CANCELLED_MESSAGE):
+        return operation
+    raise OperationStateConflict(
+        f"Operation {operation.pk} is already {operation.status}; only PENDING or IN_PROGRESS operations "
+        "can be cancelled."
+    )
 
 
 def delete_operations(*, session: DataSession, ids: Any) -> int:

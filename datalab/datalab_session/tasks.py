@@ -1,10 +1,13 @@
 """Dramatiq actors. Messages carry only an operation id; the database holds everything else."""
 from __future__ import annotations
 
+import time
+
 import dramatiq
 from django.conf import settings
 
 from datalab.datalab_session import runner, sweeper
+from datalab.observability.metrics import operation_finished
 
 
 @dramatiq.actor(
@@ -14,7 +17,13 @@ from datalab.datalab_session import runner, sweeper
     time_limit=settings.OPERATION_TIME_LIMIT_SECONDS * 1000,
 )
 def run_operation(operation_id: int) -> None:
-    runner.execute(int(operation_id))
+    started = time.monotonic()
+    outcome = "error"  # an exception escaping the runner (e.g. the database went away mid-claim)
+    try:
+        outcome = runner.execute(int(operation_id))
+    finally:
+        operation_finished(operation_id=int(operation_id), outcome=outcome,
+                           duration_seconds=time.monotonic() - started)
 
 
 @dramatiq.actor(queue_name="datalab", max_retries=0)

@@ -3,7 +3,14 @@ from __future__ import annotations
 
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404
-from rest_framework import mixins, status, viewsets
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action, api_view, permission_classes
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -12,7 +19,7 @@ from rest_framework.response import Response
 from data_operations.registry import available_operations
 from datalab.datalab_session import selectors, services
 from datalab.datalab_session.filters import DataSessionFilter
-from datalab.datalab_session.models import OutputFile
+from datalab.datalab_session.models import DataOperation, OutputFile
 from datalab.datalab_session.outputs import URL_KINDS, verify_output_signature
 from datalab.datalab_session.serializers import (
     BulkDeleteSerializer,
@@ -55,14 +62,26 @@ class DataSessionViewSet(viewsets.ModelViewSet):
         )
 
 
+SESSION_ID = OpenApiParameter("session_pk", int, OpenApiParameter.PATH, description="Data session id")
+OPERATION_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="Operation id")
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=[SESSION_ID]),
+    retrieve=extend_schema(parameters=[SESSION_ID, OPERATION_ID]),
+    destroy=extend_schema(parameters=[SESSION_ID, OPERATION_ID]),
+)
 class DataOperationViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
 ):
     serializer_class = DataOperationSerializer
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no user or session
+            return DataOperation.objects.none()
         return selectors.operations_for(user=self.request.user, session_id=self.kwargs["session_pk"])
 
+    @extend_schema(parameters=[SESSION_ID], request=OperationRequestSerializer, responses=DataOperationSerializer)
     def create(self, request: Request, *args, **kwargs) -> Response:
         session = selectors.session_for(user=request.user, session_id=kwargs["session_pk"])
         body = OperationRequestSerializer(data=request.data)
@@ -78,6 +97,10 @@ class DataOperationViewSet(
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
+    @extend_schema(
+        parameters=[SESSION_ID], request=BulkDeleteSerializer,
+        responses=inline_serializer("BulkDeleteResult", {"deleted": serializers.IntegerField()}),
+    )
     @action(detail=False, methods=["post"])
     def bulk_delete(self, request: Request, *args, **kwargs) -> Response:
         session = selectors.session_for(user=request.user, session_id=kwargs["session_pk"])
@@ -86,13 +109,22 @@ class DataOperationViewSet(
         deleted = services.delete_operations(session=session, ids=body.validated_data["ids"])
         return Response({"deleted": deleted})
 
+    @extend_schema(parameters=[SESSION_ID, OPERATION_ID], request=None, responses=DataOperationSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, *args, **kwargs) -> Response:
+        """Cancel a PENDING or IN_PROGRESS operation: it ends FAILED with "Cancelled by the user."."""
+        operation = services.cancel_operation(operation=self.get_object())
+        return Response(self.get_serializer(operation).data)
 
+
+@extend_schema(responses=OpenApiTypes.OBJECT)
 @api_view(["GET"])
 def available_operations_view(request: Request) -> Response:
     """Every operation's wizard description, keyed by name."""
     return Response({name: cls.wizard_description() for name, cls in available_operations().items()})
 
 
+@extend_schema(exclude=True)
 @api_view(["GET"])
 @permission_classes([AllowAny])
 def output_file_view(request: Request, basename: str, kind: str):

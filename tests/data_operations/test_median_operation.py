@@ -68,8 +68,9 @@ def test_banded_median_equals_nanmedian(write_frame, read_sci, make_context):
 def test_different_shapes_are_cropped_with_warning(write_frame, read_sci, make_context):
     rng = np.random.default_rng(1)
     shapes = {"a": (64, 80), "b": (60, 80), "c": (64, 72)}
+    # One CRPIX for all: pixel (x, y) shows the same sky in every frame, so only the crop is reported.
     files = {name: write_frame(name, rng.normal(100, 5, size=shape).astype(np.float32),
-                               OBJECT=f"target-{name}")
+                               OBJECT=f"target-{name}", CRPIX1=40.5, CRPIX2=32.5)
              for name, shape in shapes.items()}
     context = make_context(files, memory_budget_bytes=1)  # one row per band
 

@@ -88,8 +88,7 @@ def start_worker(live_server, tmp_path):
         worker.stop()
 
 
-@pytest.fixture
-def archive_frames(settings):
+def make_archive_frames(settings) -> list[str]:
     """Three small synthetic frames in the local archive, one with a NaN patch; returns basenames."""
     settings.LOCAL_ARCHIVE_DIR.mkdir(parents=True, exist_ok=True)
     basenames = []
@@ -103,6 +102,11 @@ def archive_frames(settings):
         basenames.append(basename)
     index_directory()
     return basenames
+
+
+@pytest.fixture
+def archive_frames(settings):
+    return make_archive_frames(settings)
 
 
 def wait_for(predicate, *, timeout: float, interval: float = 0.3):
