@@ -7,13 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from astropy.io import fits
 
 from data_operations.base import BaseDataOperation
 from data_operations.context import OperationContext
-from data_operations.errors import OperationError
 
 ALIGN_INPUT = {
     "name": "Align",
@@ -59,10 +58,3 @@ class ImageOperation(BaseDataOperation):
         header["DLCROP"] = (True, "Inputs cropped to common region")
         header.add_history(note)
         return note
-
-    @staticmethod
-    def require_choice(operation: str, key: str, value: Any, options: tuple[str, ...]) -> str:
-        """Guard for select values the worker receives (already validated at creation)."""
-        if value not in options:
-            raise OperationError(f"{operation}: '{key}' must be one of {', '.join(options)}; got '{value}'.")
-        return value

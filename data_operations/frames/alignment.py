@@ -27,6 +27,8 @@ import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS, FITSFixedWarning
 from astropy.wcs.utils import proj_plane_pixel_scales
+from reproject import reproject_interp
+from reproject.mosaicking import find_optimal_celestial_wcs
 
 from data_operations.errors import OperationError
 from data_operations.frames.reader import FrameInfo, FrameStack
@@ -37,6 +39,8 @@ FLOAT32_BYTES = 4
 # output and input pixel coordinates and the world coordinates between them, in float64.
 REPROJECT_BYTES_PER_PIXEL = 160
 MIN_REPROJECT_ROWS = 16
+# Larger blocks are no faster, and their freed coordinate arrays linger in the heap as resident memory.
+MAX_REPROJECT_BLOCK_BYTES = 32 * 1024 * 1024
 # An optimal grid larger than this many times the largest frame means frames of different fields.
 MAX_GRID_AREA_FACTOR = 4
 # Pointing differences above this many pixels make unaligned combining worth a warning.
@@ -137,8 +141,6 @@ def _require_wcs(frame: FrameInfo) -> WCS:
 
 def optimal_grid(frames: Sequence[FrameInfo]) -> Grid:
     """One TAN grid covering every frame, at the finest input resolution (north up)."""
-    from reproject.mosaicking import find_optimal_celestial_wcs
-
     inputs = [(frame.shape, _require_wcs(frame)) for frame in frames]
     wcs, shape = find_optimal_celestial_wcs(inputs)
     largest = max(frame.shape[0] * frame.shape[1] for frame in frames)
@@ -174,8 +176,11 @@ class AlignedStack:
         self._workdir.mkdir(parents=True, exist_ok=True)
         self._paths: list[Path] = []
         try:
+            if not unaligned_fallback:  # refuse a frame without WCS before any reprojection work
+                for frame in self.frames:
+                    _require_wcs(frame)
             self.grid = grid if grid is not None else Grid(_require_wcs(self.frames[0]), self.frames[0].shape)
-            coverage = [self._align(index, frame, memory_budget_bytes, unaligned_fallback, progress)
+            coverage = [self._align(index, frame, memory_budget_bytes, progress)
                         for index, frame in enumerate(self.frames)]
             self._set_region(coverage, crop_to_common)
         except BaseException:
@@ -183,15 +188,13 @@ class AlignedStack:
             raise
 
     # --- building ---------------------------------------------------------------------------
-    def _align(self, index: int, frame: FrameInfo, budget: int, unaligned_fallback: bool,
+    def _align(self, index: int, frame: FrameInfo, budget: int,
                progress: ProgressCallback | None) -> tuple[int, int, int, int] | None:
         """Write frame ``index`` onto the grid; returns the (y0, y1, x0, x1) box it covers, if any."""
         total = len(self.frames)
         if progress:
             progress(index / total, f"Aligning frame {index + 1} of {total} ({frame.display_name}) on the sky.")
         wcs = celestial_wcs(frame.header)
-        if wcs is None and not unaligned_fallback:
-            _require_wcs(frame)
         path = self._workdir / f"aligned-{index:04d}.f32"
         self._paths.append(path)
         image, _ = read_image(frame.path, frame.display_name)
@@ -209,10 +212,9 @@ class AlignedStack:
             del target  # unmap, so the written pages leave this process's resident memory
 
     def _reproject(self, image: np.ndarray, wcs: WCS, target: np.ndarray, budget: int) -> None:
-        from reproject import reproject_interp
-
         grid_ny, grid_nx = self.grid.shape
-        rows = max(MIN_REPROJECT_ROWS, budget // max(1, grid_nx * REPROJECT_BYTES_PER_PIXEL))
+        block_bytes = min(budget, MAX_REPROJECT_BLOCK_BYTES)
+        rows = max(MIN_REPROJECT_ROWS, block_bytes // max(1, grid_nx * REPROJECT_BYTES_PER_PIXEL))
         for y0 in range(0, grid_ny, rows):
             y1 = min(grid_ny, y0 + rows)
             block_wcs = self.grid.wcs.slice((slice(y0, y1), slice(None)))
