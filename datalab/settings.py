@@ -184,8 +184,9 @@ DATALAB_EMBEDDED_WORKER = env.bool("DATALAB_EMBEDDED_WORKER", default=not REDIS_
 OPERATION_MAX_ATTEMPTS = env.int("OPERATION_MAX_ATTEMPTS", default=3)
 OPERATION_TIME_LIMIT_SECONDS = env.int("OPERATION_TIME_LIMIT_SECONDS", default=3600)
 OPERATION_HEARTBEAT_SECONDS = env.int("OPERATION_HEARTBEAT_SECONDS", default=10)
-OPERATION_STALE_SECONDS = env.int("OPERATION_STALE_SECONDS", default=120)
-OPERATION_SWEEP_SECONDS = env.float("OPERATION_SWEEP_SECONDS", default=30.0)
+# An attempt whose heartbeat is this old is presumed dead (six missed beats) and may be re-claimed.
+OPERATION_STALE_SECONDS = env.int("OPERATION_STALE_SECONDS", default=60)
+OPERATION_SWEEP_SECONDS = env.float("OPERATION_SWEEP_SECONDS", default=15.0)
 OPERATION_MAX_INPUT_FILES = env.int("OPERATION_MAX_INPUT_FILES", default=500)
 # Memory a worker may spend on pixel bands of one operation (bytes).
 OPERATION_MEMORY_BUDGET_BYTES = env.int("OPERATION_MEMORY_BUDGET_BYTES", default=256 * 1024 * 1024)
