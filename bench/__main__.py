@@ -67,10 +67,11 @@ def command_run(args: argparse.Namespace) -> None:
         for pipeline in pipelines:
             print(f"{size}: {pipeline} x{args.runs} ...", file=sys.stderr, flush=True)
             measured[pipeline] = measure_pipeline(pipeline, paths, args.runs)
-        baseline = measured.get("baseline")
         for pipeline, result in measured.items():
+            # Sums are compared with the reference's sum, everything else with its median.
+            baseline = measured.get("baseline-sum" if pipeline == "stacking" else "baseline")
             ratios = ["", ""]
-            if baseline is not None and pipeline != "baseline":
+            if baseline is not None and not pipeline.startswith("baseline"):
                 ratios = [f"{baseline.wall_s / result.wall_s:.1f}x",
                           f"{baseline.peak_rss_mib / result.peak_rss_mib:.1f}x"]
             lines.append(_row([size, pipeline, f"{result.wall_s:.2f}", f"{result.cpu_s:.2f}",

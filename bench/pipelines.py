@@ -7,6 +7,9 @@
   full-size zscaled float image.
 - ``floor``: the least any pipeline must do: decode every input once on all cores, then write the
   output with the project's writer.
+- ``stacking`` / ``combine``: the real ``Stacking`` (simple sum) and ``Combine`` (mean with sigma
+  clipping) operations, beside ``baseline-sum``, the reference's way of summing (load all,
+  ``np.sum``, astropy write, full-size JPEGs).
 """
 from __future__ import annotations
 
@@ -24,8 +27,10 @@ MEMORY_BUDGET_BYTES = 256 * 1024 * 1024  # the service default (OPERATION_MEMORY
 class BenchContext:
     """An ``OperationContext`` over local files: no archive, no database, progress ignored."""
 
-    def __init__(self, paths: list[Path], temp_dir: Path, memory_budget_bytes: int = MEMORY_BUDGET_BYTES):
+    def __init__(self, paths: list[Path], temp_dir: Path, memory_budget_bytes: int = MEMORY_BUDGET_BYTES,
+                 operation: str = "Median"):
         self._paths = {path.stem: path for path in paths}
+        self._operation = operation
         self._temp_dir = temp_dir
         self._budget = memory_budget_bytes
 
@@ -45,23 +50,49 @@ class BenchContext:
 
     @property
     def provenance(self) -> dict[str, Any]:
-        return {"operation": "Median", "operation_id": 0, "software_version": "bench"}
+        return {"operation": self._operation, "operation_id": 0, "software_version": "bench"}
+
+
+def _run_operation(operation_class, paths: list[Path], out_dir: Path, **inputs: Any) -> None:
+    """The operation's whole worker-side work on local files, as the worker would run it."""
+    items = [{"type": "fits", "source": "archive", "basename": path.stem} for path in paths]
+    operation = operation_class({"input_files": items, **inputs})
+    operation.operate(BenchContext(paths, out_dir, operation=operation_class.name()))
 
 
 def run_ours(paths: list[Path], out_dir: Path) -> None:
     from data_operations.median import Median
 
-    items = [{"type": "fits", "source": "archive", "basename": path.stem} for path in paths]
-    Median({"input_files": items}).operate(BenchContext(paths, out_dir))
+    _run_operation(Median, paths, out_dir)
+
+
+def run_stacking(paths: list[Path], out_dir: Path) -> None:
+    from data_operations.stacking import Stacking
+
+    _run_operation(Stacking, paths, out_dir, stacking_mode="simple")
+
+
+def run_combine(paths: list[Path], out_dir: Path) -> None:
+    from data_operations.combine import Combine
+
+    _run_operation(Combine, paths, out_dir, method="mean", rejection="sigma_clip", sigma_low=3.0, sigma_high=3.0)
 
 
 def run_baseline(paths: list[Path], out_dir: Path) -> None:
+    _reference_combine(paths, out_dir, lambda stack: np.median(stack, axis=0))
+
+
+def run_baseline_sum(paths: list[Path], out_dir: Path) -> None:
+    _reference_combine(paths, out_dir, lambda stack: np.sum(stack, axis=0))
+
+
+def _reference_combine(paths: list[Path], out_dir: Path, combine) -> None:
     from astropy.visualization import ZScaleInterval
     from PIL import Image
 
     frames = [fits.getdata(path, "SCI") for path in paths]
     stack = np.stack(frames)
-    median = np.median(stack, axis=0)
+    median = combine(stack)
     header = fits.getheader(paths[0], "SCI")
     fits.HDUList([fits.PrimaryHDU(), fits.CompImageHDU(data=median, header=header, name="SCI")]).writeto(
         out_dir / "median.fits", overwrite=True)
@@ -87,4 +118,7 @@ def run_floor(paths: list[Path], out_dir: Path) -> None:
     write_output_fits(out_dir / "median.fits", first, fits.Header(), provenance={})
 
 
-PIPELINES = {"ours": run_ours, "baseline": run_baseline, "floor": run_floor}
+PIPELINES = {
+    "ours": run_ours, "baseline": run_baseline, "floor": run_floor,
+    "stacking": run_stacking, "combine": run_combine, "baseline-sum": run_baseline_sum,
+}

@@ -61,6 +61,11 @@ class BaseDataOperation(ABC):
     def operate(self, context: OperationContext) -> OperationResult:
         """Compute the outputs; raise OperationError with a clear sentence on bad data."""
 
+    @classmethod
+    def wizard(cls, inputs: dict[str, dict[str, Any]], *, category: str = "image") -> dict[str, Any]:
+        """The wizard description of this operation around its ``inputs``."""
+        return {"name": cls.name(), "description": cls.description(), "category": category, "inputs": inputs}
+
     # --- inputs ----------------------------------------------------------------------------
     @classmethod
     def input_specs(cls) -> dict[str, dict[str, Any]]:
@@ -124,6 +129,13 @@ class BaseDataOperation(ABC):
             separators=(",", ":"),
         )
         return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def fits_input(name: str, description: str, *, minimum: int = 1, maximum: int = 999,
+               **options: Any) -> dict[str, Any]:
+    """The wizard spec of a list of FITS files (the front end's image picker)."""
+    return {"name": name, "description": description, "type": "fits", "minimum": minimum, "maximum": maximum,
+            **options}
 
 
 # --- per-type validators ------------------------------------------------------------------------

@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 
 from data_operations._image_operation import ImageOperation, progress_span
-from data_operations.base import OperationResult
+from data_operations.base import OperationResult, fits_input
 from data_operations.context import OperationContext
-from data_operations.frames import FrameStack, band_rows_for_budget
+from data_operations.frames import FrameStack, efficient_band_rows
 from data_operations.frames.alignment import AlignedStack, celestial_wcs
 from data_operations.frames.single import read_image
 from data_operations.kernels.color import composite_band
@@ -47,22 +47,12 @@ class ColorImage(ImageOperation):
 
     @classmethod
     def wizard_description(cls) -> dict[str, Any]:
-        return {
-            "name": cls.name(),
-            "description": cls.description(),
-            "category": "image",
-            "inputs": {
-                "color_channels": {
-                    "name": "Color Channels",
-                    "description": "The frames to composite, each with a colour and display limits",
-                    "type": "fits",
-                    "minimum": 1,
-                    "maximum": 6,
-                    "color_picker": True,
-                    "include_custom_scale": True,
-                },
-            },
-        }
+        return cls.wizard({
+            "color_channels": fits_input(
+                "Color Channels", "The frames to composite, each with a colour and display limits",
+                minimum=1, maximum=6, color_picker=True, include_custom_scale=True,
+            ),
+        })
 
     def operate(self, context: OperationContext) -> OperationResult:
         items = self.files("color_channels")
@@ -74,7 +64,7 @@ class ColorImage(ImageOperation):
         with stack:
             ny, nx = stack.shape
             rgb = np.empty((ny, nx, 3), dtype=np.uint8)
-            rows = band_rows_for_budget(context.memory_budget_bytes - rgb.nbytes,
+            rows = efficient_band_rows(context.memory_budget_bytes - rgb.nbytes,
                                         stack.count * COMPOSE_COPIES_PER_CHANNEL, nx)
             report = progress_span(context, ALIGN_END, COMPOSE_END)
             for y0, y1, band in stack.bands(rows):

@@ -13,9 +13,9 @@ import numpy as np
 from astropy.io import fits
 
 from data_operations._image_operation import ALIGN_INPUT, ImageOperation, progress_span
-from data_operations.base import OperationResult
+from data_operations.base import OperationResult, fits_input
 from data_operations.context import OperationContext
-from data_operations.frames import band_rows_for_budget
+from data_operations.frames import efficient_band_rows
 from data_operations.frames.alignment import open_frames, unaligned_pointing_warning
 from data_operations.kernels.combine import (
     COMBINE_METHODS,
@@ -53,49 +53,38 @@ class Combine(ImageOperation):
 
     @classmethod
     def wizard_description(cls) -> dict[str, Any]:
-        return {
-            "name": cls.name(),
-            "description": cls.description(),
-            "category": "image",
-            "inputs": {
-                "input_files": {
-                    "name": "Input Files",
-                    "description": "The frames to combine",
-                    "type": "fits",
-                    "minimum": 2,
-                    "maximum": 999,
-                },
-                "method": {
-                    "name": "Method",
-                    "description": "How the kept samples of each pixel are combined",
-                    "type": "select",
-                    "options": list(COMBINE_METHODS),
-                    "default": "mean",
-                },
-                "rejection": {
-                    "name": "Rejection",
-                    "description": "How outlying samples are rejected before combining",
-                    "type": "select",
-                    "options": list(REJECTION_METHODS),
-                    "default": "sigma_clip",
-                },
-                "sigma_low": {
-                    "name": "Sigma Low",
-                    "description": "Reject samples this many standard deviations below the median",
-                    "type": "float",
-                    "default": 3.0,
-                    "minimum": 0.1,
-                },
-                "sigma_high": {
-                    "name": "Sigma High",
-                    "description": "Reject samples this many standard deviations above the median",
-                    "type": "float",
-                    "default": 3.0,
-                    "minimum": 0.1,
-                },
-                "align": dict(ALIGN_INPUT),
+        return cls.wizard({
+            "input_files": fits_input("Input Files", "The frames to combine", minimum=2, maximum=999),
+            "method": {
+                "name": "Method",
+                "description": "How the kept samples of each pixel are combined",
+                "type": "select",
+                "options": list(COMBINE_METHODS),
+                "default": "mean",
             },
-        }
+            "rejection": {
+                "name": "Rejection",
+                "description": "How outlying samples are rejected before combining",
+                "type": "select",
+                "options": list(REJECTION_METHODS),
+                "default": "sigma_clip",
+            },
+            "sigma_low": {
+                "name": "Sigma Low",
+                "description": "Reject samples this many standard deviations below the median",
+                "type": "float",
+                "default": 3.0,
+                "minimum": 0.1,
+            },
+            "sigma_high": {
+                "name": "Sigma High",
+                "description": "Reject samples this many standard deviations above the median",
+                "type": "float",
+                "default": 3.0,
+                "minimum": 0.1,
+            },
+            "align": dict(ALIGN_INPUT),
+        })
 
     def operate(self, context: OperationContext) -> OperationResult:
         method, rejection, align = self.value("method"), self.value("rejection"), self.value("align")
@@ -111,7 +100,7 @@ class Combine(ImageOperation):
             combined = np.empty((ny, nx), dtype=np.float32)
             rejected = np.zeros((ny, nx), dtype=np.int16)
             budget = context.memory_budget_bytes - combined.nbytes - rejected.nbytes
-            rows = band_rows_for_budget(budget, stack.count * WORKING_COPIES // 2, nx)
+            rows = efficient_band_rows(budget, stack.count * WORKING_COPIES // 2, nx)
             report = progress_span(context, combine_start, COMBINE_END)
             for y0, y1, band in stack.bands(rows):
                 mask = rejection_mask(band, rejection, sigma_low=sigma_low, sigma_high=sigma_high)

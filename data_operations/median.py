@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from data_operations._image_operation import ALIGN_INPUT, progress_span
-from data_operations.base import BaseDataOperation, OperationResult
+from data_operations.base import BaseDataOperation, OperationResult, fits_input
 from data_operations.context import OperationContext, OutputFile
 from data_operations.frames import FrameStack, efficient_band_rows
 from data_operations.frames.alignment import open_frames, unaligned_pointing_warning
@@ -46,21 +46,10 @@ class Median(BaseDataOperation):
 
     @classmethod
     def wizard_description(cls) -> dict[str, Any]:
-        return {
-            "name": cls.name(),
-            "description": cls.description(),
-            "category": "image",
-            "inputs": {
-                "input_files": {
-                    "name": "Input Files",
-                    "description": "The input files to operate on",
-                    "type": "fits",
-                    "minimum": 2,
-                    "maximum": 999,
-                },
-                "align": dict(ALIGN_INPUT),
-            },
-        }
+        return cls.wizard({
+            "input_files": fits_input("Input Files", "The input files to operate on", minimum=2, maximum=999),
+            "align": dict(ALIGN_INPUT),
+        })
 
     def operate(self, context: OperationContext) -> OperationResult:
         items = self.files("input_files")

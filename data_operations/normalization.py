@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from data_operations._image_operation import ImageOperation, progress_span
-from data_operations.base import OperationResult
+from data_operations.base import OperationResult, fits_input
 from data_operations.context import OperationContext
 from data_operations.errors import OperationError
 from data_operations.frames.single import read_image
@@ -35,20 +35,9 @@ class Normalization(ImageOperation):
 
     @classmethod
     def wizard_description(cls) -> dict[str, Any]:
-        return {
-            "name": cls.name(),
-            "description": cls.description(),
-            "category": "image",
-            "inputs": {
-                "input_files": {
-                    "name": "Input Files",
-                    "description": "The frames to normalize",
-                    "type": "fits",
-                    "minimum": 1,
-                    "maximum": 999,
-                },
-            },
-        }
+        return cls.wizard({
+            "input_files": fits_input("Input Files", "The frames to normalize", minimum=1, maximum=999),
+        })
 
     def operate(self, context: OperationContext) -> OperationResult:
         paths, basenames = self.fetch(context, "input_files", start=0.0, end=FETCH_END)

@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 
 from data_operations._image_operation import ImageOperation, progress_span
-from data_operations.base import OperationResult
+from data_operations.base import OperationResult, fits_input
 from data_operations.context import OperationContext
-from data_operations.frames import FrameStack, band_rows_for_budget
+from data_operations.frames import FrameStack, efficient_band_rows
 from data_operations.frames.alignment import AlignedStack, optimal_grid, replace_wcs, unaligned_pointing_warning
 from data_operations.kernels.combine import sum_band
 from data_operations.products import build_output_header, shared_metadata
@@ -43,27 +43,16 @@ class Stacking(ImageOperation):
 
     @classmethod
     def wizard_description(cls) -> dict[str, Any]:
-        return {
-            "name": cls.name(),
-            "description": cls.description(),
-            "category": "image",
-            "inputs": {
-                "input_files": {
-                    "name": "Input Files",
-                    "description": "The frames to stack",
-                    "type": "fits",
-                    "minimum": 2,
-                    "maximum": 999,
-                },
-                "stacking_mode": {
-                    "name": "Stacking Mode",
-                    "description": "Sum the frames as they are (simple) or aligned on the sky (reproject)",
-                    "type": "select",
-                    "options": list(STACKING_MODES),
-                    "default": "simple",
-                },
+        return cls.wizard({
+            "input_files": fits_input("Input Files", "The frames to stack", minimum=2, maximum=999),
+            "stacking_mode": {
+                "name": "Stacking Mode",
+                "description": "Sum the frames as they are (simple) or aligned on the sky (reproject)",
+                "type": "select",
+                "options": list(STACKING_MODES),
+                "default": "simple",
             },
-        }
+        })
 
     def operate(self, context: OperationContext) -> OperationResult:
         mode = self.value("stacking_mode")
@@ -83,7 +72,7 @@ class Stacking(ImageOperation):
         with stack:
             ny, nx = stack.shape
             summed = np.empty((ny, nx), dtype=np.float32)
-            rows = band_rows_for_budget(context.memory_budget_bytes - summed.nbytes, stack.count, nx)
+            rows = efficient_band_rows(context.memory_budget_bytes - summed.nbytes, stack.count, nx)
             report = progress_span(context, sum_start, SUM_END)
             for y0, y1, band in stack.bands(rows):
                 sum_band(band, out=summed[y0:y1])

@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 
 from data_operations._image_operation import ImageOperation, progress_span
-from data_operations.base import OperationResult
+from data_operations.base import OperationResult, fits_input
 from data_operations.context import OperationContext
-from data_operations.frames import FrameStack, band_rows_for_budget
+from data_operations.frames import FrameStack, efficient_band_rows
 from data_operations.frames.alignment import unaligned_pointing_warning
 from data_operations.products import build_output_header, shared_metadata
 from data_operations.products.image_product import write_image_product
@@ -34,27 +34,12 @@ class Subtraction(ImageOperation):
 
     @classmethod
     def wizard_description(cls) -> dict[str, Any]:
-        return {
-            "name": cls.name(),
-            "description": cls.description(),
-            "category": "image",
-            "inputs": {
-                "input_files": {
-                    "name": "Input Files",
-                    "description": "The frames to subtract from",
-                    "type": "fits",
-                    "minimum": 1,
-                    "maximum": 999,
-                },
-                "subtraction_file": {
-                    "name": "Subtraction File",
-                    "description": "The frame subtracted from each input",
-                    "type": "fits",
-                    "minimum": 1,
-                    "maximum": 1,
-                },
-            },
-        }
+        return cls.wizard({
+            "input_files": fits_input("Input Files", "The frames to subtract from", minimum=1, maximum=999),
+            "subtraction_file": fits_input(
+                "Subtraction File", "The frame subtracted from each input", minimum=1, maximum=1
+            ),
+        })
 
     def operate(self, context: OperationContext) -> OperationResult:
         paths, basenames = self.fetch(context, "input_files", start=0.0, end=FETCH_END * 0.9)
@@ -68,7 +53,7 @@ class Subtraction(ImageOperation):
             with FrameStack([path, subtrahend_path], [basename, subtrahend_name]) as pair:
                 ny, nx = pair.shape
                 difference = np.empty((ny, nx), dtype=np.float32)
-                rows = band_rows_for_budget(context.memory_budget_bytes - difference.nbytes, 2, nx)
+                rows = efficient_band_rows(context.memory_budget_bytes - difference.nbytes, 2, nx)
                 for y0, y1, band in pair.bands(rows):
                     np.subtract(band[0], band[1], out=difference[y0:y1])
                 header = build_output_header(pair.headers[0])
