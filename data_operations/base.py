@@ -14,8 +14,9 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from data_operations.admission import estimated_bytes, over_limit_message
 from data_operations.context import OperationContext, OutputFile
-from data_operations.errors import InputValidationError
+from data_operations.errors import InputValidationError, OperationError
 
 FILE_SOURCES = ("archive", "datalab")
 # Item keys that identify a file; everything else in an item is display data for the front end.
@@ -37,6 +38,8 @@ class BaseDataOperation(ABC):
 
     #: Set to True on intermediate classes that the registry must not list.
     abstract: ClassVar[bool] = False
+    #: Whole images of the output's size held besides the pixel bands (result, previews, writing).
+    whole_image_copies: ClassVar[float] = 2.0
 
     def __init__(self, input_data: dict[str, Any]):
         self.input_data = input_data
@@ -65,6 +68,17 @@ class BaseDataOperation(ABC):
     def wizard(cls, inputs: dict[str, dict[str, Any]], *, category: str = "image") -> dict[str, Any]:
         """The wizard description of this operation around its ``inputs``."""
         return {"name": cls.name(), "description": cls.description(), "category": category, "inputs": inputs}
+
+    def admit(self, context: OperationContext, *, shape: tuple[int, int], frame_count: int) -> None:
+        """Refuse, before decoding any pixel, an operation that would not fit in the worker's memory."""
+        limit = getattr(context, "memory_limit_bytes", None)
+        if not limit:
+            return
+        needed = estimated_bytes(shape=shape, frame_count=frame_count, budget_bytes=context.memory_budget_bytes,
+                                 whole_image_copies=self.whole_image_copies)
+        if needed > limit:
+            raise OperationError(over_limit_message(operation=self.name(), shape=shape, frame_count=frame_count,
+                                                    needed_bytes=needed, limit_bytes=limit))
 
     # --- inputs ----------------------------------------------------------------------------
     @classmethod

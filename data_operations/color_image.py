@@ -62,6 +62,7 @@ class ColorImage(ImageOperation):
         warnings: list[str] = []
         stack = self._open_channels(paths, basenames, context, warnings)
         with stack:
+            self.admit(context, shape=stack.shape, frame_count=stack.count)
             ny, nx = stack.shape
             rgb = np.empty((ny, nx, 3), dtype=np.uint8)
             rows = efficient_band_rows(context.memory_budget_bytes - rgb.nbytes,

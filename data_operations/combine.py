@@ -36,6 +36,9 @@ REJECTED_EXTENSION = "REJECTED"
 
 
 class Combine(ImageOperation):
+    # The result, the int16 rejection counts and the writer's working copy.
+    whole_image_copies = 2.5
+
     @staticmethod
     def name() -> str:
         return "Combine"
@@ -96,6 +99,7 @@ class Combine(ImageOperation):
         with open_frames(paths, basenames, align=align, workdir=context.temp_dir / "aligned",
                          memory_budget_bytes=context.memory_budget_bytes,
                          progress=progress_span(context, FETCH_END, ALIGN_END)) as stack:
+            self.admit(context, shape=stack.shape, frame_count=stack.count)
             ny, nx = stack.shape
             combined = np.empty((ny, nx), dtype=np.float32)
             rejected = np.zeros((ny, nx), dtype=np.int16)

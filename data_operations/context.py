@@ -50,5 +50,9 @@ class OperationContext(Protocol):
         """How many bytes of pixel buffers the operation may hold at once."""
 
     @property
+    def memory_limit_bytes(self) -> int | None:
+        """The most memory one operation may use in all (None: no limit); see BaseDataOperation.admit."""
+
+    @property
     def provenance(self) -> dict[str, Any]:
         """Keys to record in every output header: operation name, id, software version, ..."""

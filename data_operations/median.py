@@ -70,6 +70,7 @@ class Median(BaseDataOperation):
         with open_frames(paths, basenames, align=align, workdir=temp_dir / "aligned",
                          memory_budget_bytes=context.memory_budget_bytes,
                          progress=progress_span(context, fetch_end, FETCH_SHARE)) as stack:
+            self.admit(context, shape=stack.shape, frame_count=stack.count)
             header = build_output_header(stack.frames[0].header)
             metadata = shared_metadata(stack.headers)
             if stack.cropped:

@@ -13,6 +13,7 @@ from data_operations._image_operation import ImageOperation, progress_span
 from data_operations.base import OperationResult, fits_input
 from data_operations.context import OperationContext
 from data_operations.errors import OperationError
+from data_operations.frames import FrameStack
 from data_operations.frames.single import read_image
 from data_operations.kernels.statistics import finite_median
 from data_operations.products import build_output_header, shared_metadata
@@ -45,6 +46,8 @@ class Normalization(ImageOperation):
         outputs = []
         for position, (path, basename) in enumerate(zip(paths, basenames, strict=True)):
             report(position / len(paths), f"Normalizing frame {position + 1} of {len(paths)} ({basename}).")
+            with FrameStack([path], [basename]) as headers_only:
+                self.admit(context, shape=headers_only.shape, frame_count=1)
             image, frame = read_image(path, basename)
             median = finite_median(image)
             if median is None:

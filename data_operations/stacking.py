@@ -70,6 +70,7 @@ class Stacking(ImageOperation):
             stack = FrameStack(paths, basenames)
 
         with stack:
+            self.admit(context, shape=stack.shape, frame_count=stack.count)
             ny, nx = stack.shape
             summed = np.empty((ny, nx), dtype=np.float32)
             rows = efficient_band_rows(context.memory_budget_bytes - summed.nbytes, stack.count, nx)

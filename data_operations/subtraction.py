@@ -51,6 +51,7 @@ class Subtraction(ImageOperation):
             step = f"Subtracting {subtrahend_name} from frame {position + 1} of {len(paths)} ({basename})."
             report(position / len(paths), step)
             with FrameStack([path, subtrahend_path], [basename, subtrahend_name]) as pair:
+                self.admit(context, shape=pair.shape, frame_count=2)
                 ny, nx = pair.shape
                 difference = np.empty((ny, nx), dtype=np.float32)
                 rows = efficient_band_rows(context.memory_budget_bytes - difference.nbytes, 2, nx)

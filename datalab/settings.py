@@ -190,6 +190,9 @@ OPERATION_SWEEP_SECONDS = env.float("OPERATION_SWEEP_SECONDS", default=15.0)
 OPERATION_MAX_INPUT_FILES = env.int("OPERATION_MAX_INPUT_FILES", default=500)
 # Memory a worker may spend on pixel bands of one operation (bytes).
 OPERATION_MEMORY_BUDGET_BYTES = env.int("OPERATION_MEMORY_BUDGET_BYTES", default=256 * 1024 * 1024)
+# The most one operation may use in all: above it, an operation is refused before it decodes a pixel.
+# Two worker threads under the 2 GiB pod limit of k8s/base/worker.yaml get 1 GiB each.
+OPERATION_MEMORY_LIMIT_BYTES = env.int("OPERATION_MEMORY_LIMIT_BYTES", default=1024 * 1024 * 1024)
 OPERATION_TEMP_DIR = Path(env.str("OPERATION_TEMP_DIR", default=str(VAR_DIR / "tmp")))
 
 # --- Archive

@@ -65,6 +65,10 @@ class WorkerContext:
         return settings.OPERATION_MEMORY_BUDGET_BYTES
 
     @property
+    def memory_limit_bytes(self) -> int | None:
+        return settings.OPERATION_MEMORY_LIMIT_BYTES or None
+
+    @property
     def provenance(self) -> dict[str, Any]:
         return {
             "operation": self.operation.name,

@@ -70,10 +70,11 @@ class MemoryContext:
     """An OperationContext backed by a dict of basename -> local path; records progress."""
 
     def __init__(self, files: dict[str, Path], temp_dir: Path, *, memory_budget_bytes: int = 1 << 30,
-                 provenance: dict[str, Any] | None = None):
+                 provenance: dict[str, Any] | None = None, memory_limit_bytes: int | None = None):
         self.files = files
         self._temp_dir = temp_dir
         self._memory_budget_bytes = memory_budget_bytes
+        self.memory_limit_bytes = memory_limit_bytes
         self._provenance = provenance if provenance is not None else {
             "operation": "Median", "operation_id": 42, "software_version": "0.1.0",
             "parameters": {},

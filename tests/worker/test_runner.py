@@ -117,3 +117,17 @@ def test_sweeper_requeues_lost_and_stale_operations(owner, settings):
     fresh.refresh_from_db()
     assert lost.enqueued_at > old
     assert stale.pk != fresh.pk
+
+
+def test_operation_too_large_for_the_worker_fails_once_with_the_limit(owner, tmp_path, settings):
+    settings.OPERATION_MEMORY_LIMIT_BYTES = 64 * 2**20
+    items = [stored_output(owner, f"datalab-big-{i}", np.ones((40, 50), np.float32), tmp_path) for i in range(2)]
+    operation = new_operation(owner, items)
+    assert runner.execute(operation.pk) == "failed"
+    operation.refresh_from_db()
+    assert operation.status == OperationStatus.FAILED
+    assert operation.attempts == 1
+    assert operation.message.startswith("Median of 2 frame(s) of 50x40 pixels needs about ")
+    assert operation.message.endswith("more than the 64 MiB a worker allows one operation. Use smaller frames or "
+                                      "ask the operator to raise OPERATION_MEMORY_LIMIT_BYTES.")
+    assert not OutputFile.objects.filter(operation=operation).exists()
