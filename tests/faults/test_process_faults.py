@@ -204,3 +204,17 @@ def test_twenty_concurrent_identical_submissions_compute_once(api, archive_frame
     assert operation.attempts == 1
     assert DataOperation.objects.count() == 1
     assert OutputFile.objects.count() == 1
+
+
+def test_operation_over_the_time_limit_fails_with_a_sentence(api, slow_median_frames, start_worker):
+    worker = start_worker(OPERATION_TIME_LIMIT_SECONDS="2", **ONE_ROW_BANDS)
+    _, operation_id = submit_median(api, slow_median_frames, name="time-limit")
+    operation = wait_terminal(operation_id, timeout=60)
+    assert operation.status == OperationStatus.FAILED, worker.log()[-2000:]
+    assert operation.message == (
+        "The operation ran longer than the limit of 2 s and was stopped. Try fewer or smaller input files."
+    )
+    assert operation.attempts == 1
+    assert not OutputFile.objects.filter(operation_id=operation_id).exists()
+    assert worker.process.poll() is None, "the worker keeps serving after a timed-out operation"
+    assert_no_temp_files()
