@@ -145,33 +145,23 @@ SPECTACULAR_SETTINGS = {
 
 # --- Queue: Redis when REDIS_URL is set, otherwise an in-process broker with a worker thread.
 REDIS_URL = env.str("REDIS_URL", default="")
+DRAMATIQ_MIDDLEWARE = [
+    "dramatiq.middleware.AgeLimit",
+    "dramatiq.middleware.TimeLimit",
+    "dramatiq.middleware.Callbacks",
+    "dramatiq.middleware.Retries",
+    "django_dramatiq.middleware.DbConnectionsMiddleware",
+    "datalab.observability.worker_middleware.RequestIdPropagation",
+]
 if REDIS_URL:
     DRAMATIQ_BROKER = {
         "BROKER": "dramatiq.brokers.redis.RedisBroker",
         "OPTIONS": {"url": REDIS_URL, "namespace": env.str("DRAMATIQ_NAMESPACE", default="datalab")},
-        "MIDDLEWARE": [
-            "dramatiq.middleware.AgeLimit",
-            "dramatiq.middleware.TimeLimit",
-            "dramatiq.middleware.Callbacks",
-            "dramatiq.middleware.Retries",
-            "django_dramatiq.middleware.DbConnectionsMiddleware",
-            "datalab.observability.worker_middleware.RequestIdPropagation",
-            "datalab.datalab_session.worker_middleware.SweeperMiddleware",
-        ],
+        "MIDDLEWARE": [*DRAMATIQ_MIDDLEWARE, "datalab.datalab_session.worker_middleware.SweeperMiddleware"],
     }
 else:
-    DRAMATIQ_BROKER = {
-        "BROKER": "dramatiq.brokers.stub.StubBroker",
-        "OPTIONS": {},
-        "MIDDLEWARE": [
-            "dramatiq.middleware.AgeLimit",
-            "dramatiq.middleware.TimeLimit",
-            "dramatiq.middleware.Callbacks",
-            "dramatiq.middleware.Retries",
-            "django_dramatiq.middleware.DbConnectionsMiddleware",
-            "datalab.observability.worker_middleware.RequestIdPropagation",
-        ],
-    }
+    # The embedded worker starts its own sweeper thread (datalab_session.embedded_worker).
+    DRAMATIQ_BROKER = {"BROKER": "dramatiq.brokers.stub.StubBroker", "OPTIONS": {}, "MIDDLEWARE": DRAMATIQ_MIDDLEWARE}
 DRAMATIQ_TASKS_DATABASE = "default"
 # Workers take one message at a time: a crash loses at most the operation in hand, and long
 # operations don't sit prefetched behind another (read by Dramatiq's worker from the environment).

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 import os
 import uuid
 import warnings
@@ -20,6 +19,7 @@ from astropy.wcs import WCS, FITSFixedWarning
 from django.conf import settings
 from django.utils import timezone as django_timezone
 
+from data_operations.analysis.sky import json_value
 from data_operations.products.previews import write_jpeg_previews
 from datalab.local_archive.models import ArchiveFrame
 
@@ -51,19 +51,6 @@ def file_md5(path: Path) -> str:
     return digest.hexdigest()
 
 
-def json_safe(value: Any) -> Any:
-    """A header value as JSON: non-finite floats and undefined values become None."""
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, str):
-        return value
-    return None
-
-
 def science_header(hdul: fits.HDUList) -> tuple[fits.Header, tuple[int, int] | None]:
     """The header of the ``SCI`` extension (else the first 2-D image) and its (ny, nx) shape."""
     candidates = [hdu for hdu in hdul if hdu.name == "SCI"] or [
@@ -77,7 +64,7 @@ def science_header(hdul: fits.HDUList) -> tuple[fits.Header, tuple[int, int] | N
 
 def header_dict(header: fits.Header) -> dict[str, Any]:
     cards = (card for card in header.cards if card.keyword not in _SKIPPED_KEYWORDS)
-    return {card.keyword: json_safe(card.value) for card in cards}
+    return {card.keyword: json_value(card.value) for card in cards}
 
 
 Footprint = tuple[dict | None, float | None, float | None]
@@ -133,7 +120,7 @@ def _int_or_none(value: Any) -> int | None:
 
 
 def _float_or_none(value: Any) -> float | None:
-    safe = json_safe(value)
+    safe = json_value(value)
     return float(safe) if isinstance(safe, (int, float)) and not isinstance(safe, bool) else None
 
 

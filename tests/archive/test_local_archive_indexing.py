@@ -6,7 +6,8 @@ import pytest
 from astropy.io import fits
 from django.core.management import call_command
 
-from datalab.local_archive.indexing import index_directory, index_file, json_safe
+from data_operations.analysis.sky import json_value as json_safe
+from datalab.local_archive.indexing import index_directory, index_file
 from datalab.local_archive.models import ArchiveFrame
 from datalab.local_archive.synthetic import make_frame, write_frame
 

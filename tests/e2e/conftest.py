@@ -88,15 +88,16 @@ def start_worker(live_server, tmp_path):
         worker.stop()
 
 
-def make_archive_frames(settings) -> list[str]:
-    """Three small synthetic frames in the local archive, one with a NaN patch; returns basenames."""
+def make_archive_frames(settings, *, count: int = 3, shape: tuple[int, int] = (96, 128), n_stars: int = 30,
+                        prefix: str = "tst1m001-fa01-20261101", nan_patch: bool = True) -> list[str]:
+    """Public synthetic frames in the local archive (the second with a NaN patch); returns basenames."""
     settings.LOCAL_ARCHIVE_DIR.mkdir(parents=True, exist_ok=True)
     basenames = []
-    for seed in range(3):
-        basename = f"tst1m001-fa01-20261101-{seed + 1:04d}-e91"
-        hdul = make_frame(shape=(96, 128), seed=seed, n_stars=30, basename=basename, frame_number=seed + 1,
+    for seed in range(count):
+        basename = f"{prefix}-{seed + 1:04d}-e91"
+        hdul = make_frame(shape=shape, seed=seed, n_stars=n_stars, basename=basename, frame_number=seed + 1,
                           observation_date=OBSERVED, public_date=OBSERVED)
-        if seed == 1:
+        if nan_patch and seed == 1:
             hdul["SCI"].data[10:14, 20:30] = float("nan")
         write_frame(hdul, settings.LOCAL_ARCHIVE_DIR / f"{basename}.fits.fz")
         basenames.append(basename)

@@ -25,30 +25,17 @@ def fake_archive(settings):
     archive.server.server_close()
 
 
-from tests.e2e.conftest import OBSERVED, redis_client, start_worker, wait_for  # noqa: E402,F401
+from tests.e2e.conftest import make_archive_frames, redis_client, start_worker, wait_for  # noqa: E402,F401
 
 
 @pytest.fixture
 def slow_median_frames(settings):
     """Eight 1024x1024 frames in the local archive: with a one-row band budget, a Median of them
     takes seconds, long enough to inject a fault at about half way."""
-    from datalab.local_archive.indexing import index_directory
-    from datalab.local_archive.synthetic import make_frame, write_frame
-
-    settings.LOCAL_ARCHIVE_DIR.mkdir(parents=True, exist_ok=True)
-    basenames = []
-    for seed in range(8):
-        basename = f"flt1m001-fa01-20250301-{seed + 1:04d}-e91"
-        hdul = make_frame(shape=(1024, 1024), seed=seed, n_stars=60, basename=basename, frame_number=seed + 1,
-                          observation_date=OBSERVED, public_date=OBSERVED)
-        write_frame(hdul, settings.LOCAL_ARCHIVE_DIR / f"{basename}.fits.fz")
-        basenames.append(basename)
-    index_directory()
-    return basenames
+    return make_archive_frames(settings, count=8, shape=(1024, 1024), n_stars=60,
+                               prefix="flt1m001-fa01-20250301", nan_patch=False)
 
 
 @pytest.fixture
 def archive_frames_small(settings):
-    from tests.e2e.conftest import make_archive_frames
-
     return make_archive_frames(settings)
