@@ -8,7 +8,7 @@ sentence before any pixel is decoded, instead of being killed for running out of
 from __future__ import annotations
 
 FLOAT32_BYTES = 4
-# Open files, decoder processes and interpreter overhead per operation, measured on the benchmark.
+# Open files, tile tables and interpreter overhead per operation, measured on the benchmark.
 BASE_OVERHEAD_BYTES = 192 * 1024 * 1024
 PER_FRAME_OVERHEAD_BYTES = 256 * 1024
 MIB = 1024 * 1024

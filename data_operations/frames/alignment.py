@@ -27,8 +27,6 @@ import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS, FITSFixedWarning
 from astropy.wcs.utils import proj_plane_pixel_scales
-from reproject import reproject_interp
-from reproject.mosaicking import find_optimal_celestial_wcs
 
 from data_operations.errors import OperationError
 from data_operations.frames.reader import FrameInfo, FrameStack
@@ -142,6 +140,8 @@ def _require_wcs(frame: FrameInfo) -> WCS:
 def optimal_grid(frames: Sequence[FrameInfo]) -> Grid:
     """One TAN grid covering every frame, at the finest input resolution (north up)."""
     inputs = [(frame.shape, _require_wcs(frame)) for frame in frames]
+    from reproject.mosaicking import find_optimal_celestial_wcs  # ~0.4 s of imports (dask): only when aligning
+
     wcs, shape = find_optimal_celestial_wcs(inputs)
     largest = max(frame.shape[0] * frame.shape[1] for frame in frames)
     if shape[0] * shape[1] > MAX_GRID_AREA_FACTOR * largest:
@@ -212,6 +212,8 @@ class AlignedStack:
             del target  # unmap, so the written pages leave this process's resident memory
 
     def _reproject(self, image: np.ndarray, wcs: WCS, target: np.ndarray, budget: int) -> None:
+        from reproject import reproject_interp
+
         grid_ny, grid_nx = self.grid.shape
         block_bytes = min(budget, MAX_REPROJECT_BLOCK_BYTES)
         rows = max(MIN_REPROJECT_ROWS, block_bytes // max(1, grid_nx * REPROJECT_BYTES_PER_PIXEL))

@@ -1,16 +1,19 @@
 """Reading the ``SCI`` images of several frames together, a band of rows at a time.
 
 A 4096x4096 float32 frame is 64 MiB, and an operation may combine hundreds; only a band of rows
-from every frame is ever in memory. ``section[...]`` decompresses only the tiles a band touches
-(Rice files are tiled by row) and reads only those bytes of uncompressed files, so opening a stack
-costs the headers alone.
+from every frame is ever in memory. Row-tiled compressed images (archive frames and our own
+products) are decoded by ``TiledImage``, which reads only the tiles a band touches and releases the
+GIL while it decodes, so a few threads fill the next band while the caller combines this one. Other
+layouts go through astropy's ``section``, which likewise touches only the rows asked for. Opening a
+stack costs the headers and the tile tables alone.
 """
 from __future__ import annotations
 
 import math
 import os
+import threading
 from collections.abc import Iterator, Sequence
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,14 +22,14 @@ import numpy as np
 from astropy.io import fits
 
 from data_operations.errors import OperationError
-from data_operations.frames.decoder import ParallelBandReader
+from data_operations.frames.tiled import TiledImage
 
 SCI_EXTENSION = "SCI"
 # Bands larger than this buy no speed but cost fresh memory; much smaller ones make astropy's
 # per-call section overhead show (measured: 128+ rows per call decode ~30% faster than 16-51).
 EFFICIENT_BAND_BYTES = 16 * 1024 * 1024
-# Below this many pixels in the whole stack, starting decoder processes costs more than it saves.
-PARALLEL_MIN_PIXELS = 8 * 1024 * 1024
+# Below this many pixels in the whole stack, decoder threads cost more than they save.
+PARALLEL_MIN_PIXELS = 1024 * 1024
 FLOAT32_BYTES = 4
 # The band buffer plus one band-sized working copy (the median kernel's pixel-major sort buffer).
 BAND_COPIES = 2
@@ -51,7 +54,7 @@ def efficient_band_rows(budget_bytes: int, frame_count: int, width: int) -> int:
 
 
 def default_decoder_workers(pixels: int) -> int:
-    """Decoder processes for a stack of ``pixels``: one per core, none for small stacks."""
+    """Decoder threads for a stack of ``pixels``: one per core, none for small stacks."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return cores if cores > 1 and pixels >= PARALLEL_MIN_PIXELS else 0
 
@@ -146,7 +149,8 @@ class FrameStack:
             raise ValueError("names must match paths one to one.")
         self._hduls: list[fits.HDUList] = []
         self._hdus: list = []
-        self._hdu_indices: list[int] = []
+        self._tiled: list[TiledImage | None] = []
+        self._locks: list[threading.Lock] = []  # astropy's file handles are not safe across threads
         self.frames: list[FrameInfo] = []
         try:
             for index, path in enumerate(paths):
@@ -173,9 +177,19 @@ class FrameStack:
             raise
         except (OSError, ValueError, TypeError, EOFError, KeyError, IndexError) as error:
             raise _unreadable(name) from error
+        index = hdul.index(hdu)
         self._hdus.append(hdu)
-        self._hdu_indices.append(hdul.index(hdu))
+        self._tiled.append(self._tiled_layout(hdul, index, path, name) if isinstance(hdu, fits.CompImageHDU) else None)
+        self._locks.append(threading.Lock())
         self.frames.append(FrameInfo(path=path, display_name=name, shape=shape, header=header))
+
+    @staticmethod
+    def _tiled_layout(hdul: fits.HDUList, index: int, path: Path, name: str) -> TiledImage | None:
+        info = hdul.fileinfo(index)
+        try:
+            return TiledImage.open(path, info["hdrLoc"], info["datLoc"])
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise _unreadable(name) from error
 
     # --- context manager --------------------------------------------------------------------
     def __enter__(self) -> FrameStack:
@@ -209,7 +223,7 @@ class FrameStack:
 
         Buffers are allocated up front and reused: each yielded ``band`` may be overwritten once
         the caller advances, so consume (or copy) it before advancing. Every band is C-contiguous.
-        ``workers`` decoder processes (default: one per core for large stacks, 0 = read in this
+        ``workers`` decoder threads (default: one per core for large stacks, 0 = read in this
         process) decode the next band while the caller works on the current one.
         """
         # A frame with no finite pixel at all is a broken input, not data: say which one.
@@ -223,41 +237,61 @@ class FrameStack:
             raise OperationError(f"Frame {name} has no finite pixels (every value is NaN or infinite).")
 
     def _decoded_bands(self, rows_per_band: int, workers: int | None) -> Iterator[tuple[int, int, np.ndarray]]:
+        """Bands from two reused buffers; with workers, the next band is decoded during this one."""
         ny, nx = self.shape
         rows_per_band = max(1, min(int(rows_per_band), ny))
         if workers is None:
             workers = default_decoder_workers(self.count * ny * nx)
-        if workers > 1:
-            yield from self._parallel_bands(rows_per_band, workers)
-            return
-        buffer = np.empty(self.count * rows_per_band * nx, dtype=np.float32)
-        for y0 in range(0, ny, rows_per_band):
+        starts = list(range(0, ny, rows_per_band))
+        buffers = [np.empty(self.count * rows_per_band * nx, dtype=np.float32) for _ in range(2 if workers else 1)]
+
+        def band_view(position: int) -> np.ndarray:
+            y0 = starts[position]
             y1 = min(ny, y0 + rows_per_band)
-            band = buffer[: self.count * (y1 - y0) * nx].reshape(self.count, y1 - y0, nx)
-            for index, (hdu, frame) in enumerate(zip(self._hdus, self.frames, strict=True)):
-                band[index] = self._read_rows(hdu, frame, y0, y1, nx)
-            yield y0, y1, band
+            return buffers[position % len(buffers)][: self.count * (y1 - y0) * nx].reshape(self.count, y1 - y0, nx)
 
-    def _parallel_bands(self, rows_per_band: int, workers: int) -> Iterator[tuple[int, int, np.ndarray]]:
-        reader = ParallelBandReader([frame.path for frame in self.frames], self._hdu_indices, self.shape,
-                                    rows_per_band, workers)
-        try:
-            for y0, y1, band, futures in reader.bands():
-                for frame, future in zip(self.frames, futures, strict=True):
-                    error = future.exception()
-                    if isinstance(error, (MemoryError, BrokenProcessPool)):
-                        raise error
-                    if error is not None:
-                        raise _unreadable(frame.display_name) from error
-                yield y0, y1, band
-        finally:
-            reader.close()
+        if not workers:
+            for position, y0 in enumerate(starts):
+                band = band_view(position)
+                for index in range(self.count):
+                    self.read_rows(index, y0, y0 + band.shape[1], band[index])
+                yield y0, y0 + band.shape[1], band
+            return
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="frame-decode") as pool:
+            def submit(position: int) -> list[Future]:
+                band = band_view(position)
+                y0 = starts[position]
+                return [pool.submit(self.read_rows, index, y0, y0 + band.shape[1], band[index])
+                        for index in range(self.count)]
 
-    @staticmethod
-    def _read_rows(hdu: Any, frame: FrameInfo, y0: int, y1: int, nx: int) -> np.ndarray:
+            pending = submit(0)
+            try:
+                for position, y0 in enumerate(starts):
+                    for future in pending:
+                        future.result()
+                    if position + 1 < len(starts):
+                        pending = submit(position + 1)
+                    else:
+                        pending = []
+                    band = band_view(position)
+                    yield y0, y0 + band.shape[1], band
+            finally:  # leaving the pool waits for decodes already running into the buffers
+                for future in pending:
+                    future.cancel()
+
+    def read_rows(self, index: int, y0: int, y1: int, out: np.ndarray) -> None:
+        """Decode rows y0:y1, columns 0:nx of frame ``index`` into ``out`` (float32, (y1 - y0, nx))."""
+        frame = self.frames[index]
         try:
-            return hdu.section[y0:y1, 0:nx]
+            tiled = self._tiled[index]
+            if tiled is not None:
+                tiled.read_rows(y0, y1, out)
+                return
+            with self._locks[index]:
+                out[...] = self._hdus[index].section[y0:y1, 0:out.shape[1]]
         except MemoryError:
+            raise
+        except OperationError:
             raise
         except Exception as error:  # decompression and I/O errors come in many types
             raise _unreadable(frame.display_name) from error

@@ -28,7 +28,6 @@ from dramatiq.middleware import TimeLimitExceeded
 import datalab
 from data_operations.base import BaseDataOperation, OperationResult
 from data_operations.errors import OperationError, TransientError
-from data_operations.frames.decoder import remove_orphaned_segments
 from data_operations.registry import get_operation_class
 from datalab.archive.client import fetch_frame
 from datalab.datalab_session.models import DataOperation, OperationStatus, OutputFile
@@ -203,11 +202,9 @@ def _publish(operation: DataOperation, result: OperationResult) -> dict[str, Any
 
 
 def _remove_leftovers(operation_id: int) -> None:
-    """Temp dirs of earlier attempts of this operation (their workers are dead, since we hold the
-    claim) and shared band buffers of any killed worker process."""
+    """Temp dirs of earlier attempts of this operation: their workers are dead, since we hold the claim."""
     for leftover in settings.OPERATION_TEMP_DIR.glob(f"op{operation_id}-*"):
         shutil.rmtree(leftover, ignore_errors=True)
-    remove_orphaned_segments()
 
 
 def execute(operation_id: int) -> str:

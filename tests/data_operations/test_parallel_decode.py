@@ -1,4 +1,4 @@
-"""Decoding bands on decoder processes gives the same pixels as reading them in-process."""
+"""Decoding bands on decoder threads gives the same pixels as reading them one frame at a time."""
 import numpy as np
 
 from data_operations.frames import FrameStack

@@ -22,7 +22,6 @@ from django.conf import settings
 from django.db import connection
 from rest_framework.authtoken.models import Token
 
-from data_operations.frames.decoder import SEGMENT_PREFIX, SHARED_MEMORY_DIR, _process_alive
 from datalab.datalab_session.models import DataOperation, OperationStatus, OutputFile
 from tests.e2e.conftest import wait_for
 
@@ -82,9 +81,6 @@ def output_pixels(operation: DataOperation) -> np.ndarray:
 def assert_no_temp_files() -> None:
     leftovers = list(settings.OPERATION_TEMP_DIR.glob("op*")) if settings.OPERATION_TEMP_DIR.exists() else []
     assert leftovers == [], f"temp files left behind: {leftovers}"
-    orphans = [p.name for p in SHARED_MEMORY_DIR.glob(f"{SEGMENT_PREFIX}*")
-               if not _process_alive(int(p.name[len(SEGMENT_PREFIX):].split("_")[0]))]
-    assert orphans == [], f"shared band buffers of dead processes left behind: {orphans}"
 
 
 def test_worker_killed_at_half_way_recovers_exactly_once(api, slow_median_frames, start_worker):

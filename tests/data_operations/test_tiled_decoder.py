@@ -1,0 +1,116 @@
+"""The tile decoder gives exactly the pixels astropy decodes, for every layout it accepts."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from data_operations.frames.tiled import TiledImage, dither_sequence, dither_values
+from data_operations.products import write_output_fits
+
+
+def _noisy(shape: tuple[int, int], seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    data = rng.normal(500.0, 12.0, size=shape).astype(np.float32)
+    data[shape[0] // 2, : shape[1] // 3] = np.nan  # a run of missing pixels inside one tile
+    data[-1, -1] = np.nan
+    data[1, 2] = 0.0
+    return data
+
+
+def _write(path: Path, data: np.ndarray, **options) -> Path:
+    fits.HDUList([fits.PrimaryHDU(), fits.CompImageHDU(data, name="SCI", **options)]).writeto(path)
+    return path
+
+
+def _layout(path: Path, index: int = 1) -> TiledImage | None:
+    with fits.open(path) as hdul:
+        info = hdul.fileinfo(index)
+    return TiledImage.open(path, info["hdrLoc"], info["datLoc"])
+
+
+def _astropy_rows(path: Path, y0: int, y1: int, nx: int) -> np.ndarray:
+    with fits.open(path) as hdul:
+        return np.asarray(hdul[1].section[y0:y1, 0:nx], dtype=np.float32)
+
+
+def _assert_rows_match(path: Path, y0: int, y1: int, nx: int) -> None:
+    layout = _layout(path)
+    assert layout is not None
+    got = np.full((y1 - y0, nx), -1.0, dtype=np.float32)
+    layout.read_rows(y0, y1, got)
+    np.testing.assert_array_equal(got, _astropy_rows(path, y0, y1, nx))  # NaN == NaN here, bit for bit
+
+
+LAYOUTS = {
+    "rice no dither": {"compression_type": "RICE_1"},
+    "rice dither 1": {"compression_type": "RICE_1", "quantize_method": 1, "dither_seed": 7},
+    "rice dither 1, 3-row tiles": {"compression_type": "RICE_1", "quantize_method": 1, "dither_seed": 9998,
+                                   "tile_shape": (3, 70)},
+    "rice quantize level 4": {"compression_type": "RICE_1", "quantize_level": 4.0, "quantize_method": 1},
+    "gzip_2 lossless": {"compression_type": "GZIP_2", "quantize_level": 0.0},
+    "gzip_1 lossless": {"compression_type": "GZIP_1", "quantize_level": 0.0},
+    "gzip_2 quantised": {"compression_type": "GZIP_2", "quantize_method": 1},
+}
+
+
+@pytest.mark.parametrize("name", list(LAYOUTS))
+def test_bands_equal_astropy(tmp_path, name):
+    path = _write(tmp_path / "frame.fits", _noisy((41, 70)), **LAYOUTS[name])
+    for y0, y1 in [(0, 41), (0, 1), (5, 17), (20, 21), (39, 41)]:
+        _assert_rows_match(path, y0, y1, 70)
+    _assert_rows_match(path, 3, 30, 52)  # the common region of a wider frame: leading columns only
+
+
+def test_tiles_longer_than_the_dither_sequence_wrap_as_the_convention_says(tmp_path):
+    """A 9800-pixel tile starting near entry 500 runs past the end of the 10 000 random values."""
+    path = _write(tmp_path / "wide.fits", _noisy((6, 9800), seed=3), compression_type="RICE_1",
+                  quantize_method=1, dither_seed=4)
+    _assert_rows_match(path, 0, 6, 9800)
+
+
+def test_tiles_that_would_not_quantise_are_read_from_the_lossless_column(tmp_path):
+    data = _noisy((12, 64))
+    data[4] = 42.0  # a constant row does not quantise; astropy stores it gzipped instead
+    path = _write(tmp_path / "constant.fits", data, compression_type="RICE_1", quantize_method=1)
+    with fits.open(path, disable_image_compression=True) as hdul:
+        lengths = [len(tile) for tile in hdul[1].data["COMPRESSED_DATA"]]
+    assert lengths[4] == 0 and all(lengths[row] > 0 for row in range(12) if row != 4)
+    _assert_rows_match(path, 0, 12, 64)
+    _assert_rows_match(path, 4, 5, 64)
+
+
+def test_our_own_products_decode_exactly(tmp_path):
+    data = _noisy((33, 50), seed=5)
+    path = tmp_path / "product.fits"
+    write_output_fits(path, data, fits.Header(), provenance={})
+    layout = _layout(path)
+    got = np.empty((33, 50), dtype=np.float32)
+    layout.read_rows(0, 33, got)
+    np.testing.assert_array_equal(got, data)
+
+
+@pytest.mark.parametrize("options", [
+    {"compression_type": "HCOMPRESS_1"},
+    {"compression_type": "RICE_1", "tile_shape": (8, 8)},  # tiles that do not span whole rows
+])
+def test_layouts_not_handled_are_left_to_astropy(tmp_path, options):
+    path = _write(tmp_path / "other.fits", _noisy((16, 16)), **options)
+    assert _layout(path) is None
+
+
+def test_images_that_are_not_float32_are_left_to_astropy(tmp_path):
+    path = _write(tmp_path / "ints.fits", np.arange(64, dtype=np.int32).reshape(8, 8), compression_type="RICE_1")
+    assert _layout(path) is None
+
+
+def test_dither_sequence_is_the_conventions():
+    sequence = dither_sequence()
+    assert sequence.dtype == np.float32 and len(sequence) == 10_000
+    # The first value of the Park-Miller generator from seed 1: 16807 / (2^31 - 1).
+    assert sequence[0] == np.float32(16807 / 2147483647)
+    first = dither_values(0, 1, 10, dither_seed=1)[0]
+    start = int(sequence[0] * 500)
+    np.testing.assert_array_equal(first, sequence[start:start + 10].astype(np.float64))
