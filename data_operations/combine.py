@@ -7,6 +7,7 @@ the samples rejected at each pixel.
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -25,14 +26,23 @@ from data_operations.kernels.combine import (
     rejected_counts,
     rejection_mask,
 )
+from data_operations.kernels.threads import core_count, split_rows
 from data_operations.products import build_output_header, shared_metadata
-from data_operations.products.image_product import write_image_product
+from data_operations.products.image_product import ImageProductWriter
 
 OUTPUT_STEM = "combine"
 FETCH_END = 0.2
 ALIGN_END = 0.5  # used only when aligning; otherwise combining starts at FETCH_END
 COMBINE_END = 0.9
 REJECTED_EXTENSION = "REJECTED"
+
+
+def _combine_rows(band: np.ndarray, method: str, rejection: str, sigma_low: float, sigma_high: float,
+                  out: np.ndarray, rejected: np.ndarray) -> None:
+    """Reject and combine the samples of some rows: the combined values into ``out``, counts into ``rejected``."""
+    mask = rejection_mask(band, rejection, sigma_low=sigma_low, sigma_high=sigma_high)
+    combine_band(band, method, mask, out=out)
+    rejected[...] = rejected_counts(mask, out.shape)
 
 
 class Combine(ImageOperation):
@@ -101,17 +111,6 @@ class Combine(ImageOperation):
                          progress=progress_span(context, FETCH_END, ALIGN_END)) as stack:
             self.admit(context, shape=stack.shape, frame_count=stack.count)
             ny, nx = stack.shape
-            combined = np.empty((ny, nx), dtype=np.float32)
-            rejected = np.zeros((ny, nx), dtype=np.int16)
-            budget = context.memory_budget_bytes - combined.nbytes - rejected.nbytes
-            rows = efficient_band_rows(budget, stack.count * WORKING_COPIES // 2, nx)
-            report = progress_span(context, combine_start, COMBINE_END)
-            for y0, y1, band in stack.bands(rows):
-                mask = rejection_mask(band, rejection, sigma_low=sigma_low, sigma_high=sigma_high)
-                combine_band(band, method, mask, out=combined[y0:y1])
-                rejected[y0:y1] = rejected_counts(mask, (y1 - y0, nx))
-                report(y1 / ny, f"Combining rows {y0 + 1}\N{EN DASH}{y1} of {ny} ({method}, {rejection}).")
-
             header = build_output_header(stack.headers[0])
             metadata = shared_metadata(stack.headers)
             if stack.cropped:
@@ -121,21 +120,35 @@ class Combine(ImageOperation):
                                                       "Choose align 'wcs' to align them on the sky.")
                 if pointing:
                     warnings.append(pointing)
-            count = stack.count
+            header["COMBMETH"] = (method, "Combination of the kept samples")
+            header["REJECT"] = (rejection, "Outlier rejection")
+            if rejection == "sigma_clip":
+                header["SIGLOW"] = (sigma_low, "Lower clipping threshold (sigma)")
+                header["SIGHIGH"] = (sigma_high, "Upper clipping threshold (sigma)")
+            header["NCOMBINE"] = (stack.count, "Number of frames combined")
+            header["DLALIGN"] = (align, "Alignment before combining")
 
-        header["COMBMETH"] = (method, "Combination of the kept samples")
-        header["REJECT"] = (rejection, "Outlier rejection")
-        if rejection == "sigma_clip":
-            header["SIGLOW"] = (sigma_low, "Lower clipping threshold (sigma)")
-            header["SIGHIGH"] = (sigma_high, "Upper clipping threshold (sigma)")
-        header["NCOMBINE"] = (count, "Number of frames combined")
-        header["DLALIGN"] = (align, "Alignment before combining")
-        rejected_hdu = fits.CompImageHDU(rejected, name=REJECTED_EXTENSION, compression_type="RICE_1")
-        rejected_hdu.header["COMMENT"] = "Number of samples rejected at each pixel"
-
-        context.set_progress(COMBINE_END, "Writing the combined image and previews.")
-        output = write_image_product(combined, header, stem=OUTPUT_STEM, temp_dir=context.temp_dir,
-                                     provenance=context.provenance, inputs=basenames, metadata=metadata,
-                                     extensions=[rejected_hdu])
+            rejected = np.zeros((ny, nx), dtype=np.int16)
+            rows = efficient_band_rows(context.memory_budget_bytes - rejected.nbytes,
+                                       stack.count * WORKING_COPIES // 2, nx)
+            report = progress_span(context, combine_start, COMBINE_END)
+            with ImageProductWriter(stack.shape, header, stem=OUTPUT_STEM, temp_dir=context.temp_dir,
+                                    provenance=context.provenance, inputs=basenames, metadata=metadata) as product:
+                threads = core_count()
+                with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="combine") as pool:
+                    for y0, y1, band in stack.bands(rows):
+                        # A fresh array per band: the compressor still reads earlier ones.
+                        combined = np.empty((y1 - y0, nx), dtype=np.float32)
+                        # Parts of the band side by side, one per core (the decoders wait on this band).
+                        for future in [pool.submit(_combine_rows, band[:, a:b], method, rejection, sigma_low,
+                                                   sigma_high, combined[a:b], rejected[y0 + a:y0 + b])
+                                       for a, b in split_rows(y1 - y0, threads)]:
+                            future.result()
+                        product.write_rows(y0, combined)
+                        report(y1 / ny, f"Combining rows {y0 + 1}\N{EN DASH}{y1} of {ny} ({method}, {rejection}).")
+                rejected_hdu = fits.CompImageHDU(rejected, name=REJECTED_EXTENSION, compression_type="RICE_1")
+                rejected_hdu.header["COMMENT"] = "Number of samples rejected at each pixel"
+                context.set_progress(COMBINE_END, "Writing the combined image and previews.")
+                output = product.finish(extensions=[rejected_hdu])
         context.set_progress(1.0, "Done.")
         return OperationResult(output_files=[output], warnings=warnings)

@@ -1,10 +1,10 @@
 """Median: the pixel-by-pixel NaN-aware median of a stack of frames.
 
 Frames are combined a band of rows at a time within the context's memory budget; frames of
-different sizes are cropped to their common region from the origin. Decoder processes fill the
+different sizes are cropped to their common region from the origin. Decoder threads fill the
 next band while this one is combined, and each finished band of the median goes straight to the
-compressor threads of the output file, so decoding, combining and compressing overlap; the JPEGs
-are made while the last bands are still being compressed.
+compressor threads of the output file and to the preview reductions, so decoding, combining,
+compressing and previewing overlap; only the JPEG encoding is left once the last band is done.
 """
 from __future__ import annotations
 
@@ -14,16 +14,12 @@ import numpy as np
 
 from data_operations._image_operation import ALIGN_INPUT, progress_span
 from data_operations.base import BaseDataOperation, OperationResult, fits_input
-from data_operations.context import OperationContext, OutputFile
+from data_operations.context import OperationContext
 from data_operations.frames import FrameStack, efficient_band_rows
 from data_operations.frames.alignment import open_frames, unaligned_pointing_warning
 from data_operations.kernels import nanmedian_band
-from data_operations.products import (
-    build_output_header,
-    open_output_fits,
-    shared_metadata,
-    write_jpeg_previews,
-)
+from data_operations.products import build_output_header, shared_metadata
+from data_operations.products.image_product import ImageProductWriter
 
 OUTPUT_STEM = "median"
 # Shares of the progress bar: fetching inputs, combining bands, writing products.
@@ -63,11 +59,7 @@ class Median(BaseDataOperation):
         basenames = [item["basename"] for item in items]
 
         warnings: list[str] = []
-        temp_dir = context.temp_dir
-        fits_path = temp_dir / f"{OUTPUT_STEM}.fits"
-        large_path = temp_dir / f"{OUTPUT_STEM}-large.jpg"
-        small_path = temp_dir / f"{OUTPUT_STEM}-small.jpg"
-        with open_frames(paths, basenames, align=align, workdir=temp_dir / "aligned",
+        with open_frames(paths, basenames, align=align, workdir=context.temp_dir / "aligned",
                          memory_budget_bytes=context.memory_budget_bytes,
                          progress=progress_span(context, fetch_end, FETCH_SHARE)) as stack:
             self.admit(context, shape=stack.shape, frame_count=stack.count)
@@ -84,30 +76,21 @@ class Median(BaseDataOperation):
                 pointing = unaligned_pointing_warning(stack.frames, stack.shape,
                                                       "Choose align 'wcs' to align them on the sky.")
                 warnings.extend([pointing] if pointing else [])
-            provenance = {**context.provenance, "inputs": basenames}
-            with open_output_fits(fits_path, stack.shape, header, provenance=provenance) as writer:
-                median = self._combine(stack, context, writer)
+            with ImageProductWriter(stack.shape, header, stem=OUTPUT_STEM, temp_dir=context.temp_dir,
+                                    provenance=context.provenance, inputs=basenames, metadata=metadata) as product:
+                self._combine(stack, context, product)
                 context.set_progress(FETCH_SHARE + COMBINE_SHARE, "Writing the median image and previews.")
-                write_jpeg_previews(median, large_path=large_path, small_path=small_path)
-                writer.close()
-
-        output = OutputFile(fits_path=fits_path, large_jpg_path=large_path, small_jpg_path=small_path,
-                            type="fits", metadata=metadata)
+                output = product.finish()
         context.set_progress(1.0, "Done.")
         return OperationResult(output_files=[output], warnings=warnings)
 
     @staticmethod
-    def _combine(stack: FrameStack, context: OperationContext, writer) -> np.ndarray:
-        """The median image, computed band by band and handed to ``writer`` as each band is done.
-
-        The result itself counts against the memory budget.
-        """
+    def _combine(stack: FrameStack, context: OperationContext, product: ImageProductWriter) -> None:
+        """The median, computed band by band; each band goes to the product as soon as it is done."""
         ny, nx = stack.shape
-        median = np.empty((ny, nx), dtype=np.float32)
-        rows = efficient_band_rows(context.memory_budget_bytes - median.nbytes, stack.count, nx)
+        rows = efficient_band_rows(context.memory_budget_bytes, stack.count, nx)
         for y0, y1, band in stack.bands(rows):
-            nanmedian_band(band, out=median[y0:y1])
-            writer.write_rows(y0, median[y0:y1])
+            # A fresh array per band: the compressor still reads earlier ones while this is computed.
+            product.write_rows(y0, nanmedian_band(band, out=np.empty((y1 - y0, nx), dtype=np.float32)))
             context.set_progress(FETCH_SHARE + COMBINE_SHARE * y1 / ny,
                                  f"Combining rows {y0 + 1}\N{EN DASH}{y1} of {ny}.")
-        return median

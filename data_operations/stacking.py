@@ -18,7 +18,7 @@ from data_operations.frames import FrameStack, efficient_band_rows
 from data_operations.frames.alignment import AlignedStack, optimal_grid, replace_wcs, unaligned_pointing_warning
 from data_operations.kernels.combine import sum_band
 from data_operations.products import build_output_header, shared_metadata
-from data_operations.products.image_product import write_image_product
+from data_operations.products.image_product import ImageProductWriter
 
 OUTPUT_STEM = "stack"
 STACKING_MODES = ("simple", "reproject")
@@ -72,12 +72,6 @@ class Stacking(ImageOperation):
         with stack:
             self.admit(context, shape=stack.shape, frame_count=stack.count)
             ny, nx = stack.shape
-            summed = np.empty((ny, nx), dtype=np.float32)
-            rows = efficient_band_rows(context.memory_budget_bytes - summed.nbytes, stack.count, nx)
-            report = progress_span(context, sum_start, SUM_END)
-            for y0, y1, band in stack.bands(rows):
-                sum_band(band, out=summed[y0:y1])
-                report(y1 / ny, f"Summing rows {y0 + 1}\N{EN DASH}{y1} of {ny}.")
             header = build_output_header(stack.headers[0])
             metadata = shared_metadata(stack.headers)
             if mode == "reproject":
@@ -89,17 +83,25 @@ class Stacking(ImageOperation):
                                                       "Choose stacking mode 'reproject' to align them.")
                 if pointing:
                     warnings.append(pointing)
-            count = stack.count
+            header["STACKMOD"] = (mode, "Stacking mode")
+            header["NCOMBINE"] = (stack.count, "Number of frames summed")
 
-        blank = int(np.count_nonzero(np.isnan(summed)))
+            rows = efficient_band_rows(context.memory_budget_bytes, stack.count, nx)
+            report = progress_span(context, sum_start, SUM_END)
+            blank = 0
+            with ImageProductWriter(stack.shape, header, stem=OUTPUT_STEM, temp_dir=context.temp_dir,
+                                    provenance=context.provenance, inputs=basenames, metadata=metadata) as product:
+                for y0, y1, band in stack.bands(rows):
+                    # A fresh array per band: the compressor still reads earlier ones.
+                    summed = sum_band(band, out=np.empty((y1 - y0, nx), dtype=np.float32))
+                    blank += int(np.count_nonzero(np.isnan(summed)))
+                    product.write_rows(y0, summed)
+                    report(y1 / ny, f"Summing rows {y0 + 1}\N{EN DASH}{y1} of {ny}.")
+                context.set_progress(SUM_END, "Writing the stacked image and previews.")
+                output = product.finish()
+
         if blank:
             warnings.append(f"{blank} of {ny * nx} pixels are blank (NaN) because at least one frame has no "
                             "value there.")
-        header["STACKMOD"] = (mode, "Stacking mode")
-        header["NCOMBINE"] = (count, "Number of frames summed")
-
-        context.set_progress(SUM_END, "Writing the stacked image and previews.")
-        output = write_image_product(summed, header, stem=OUTPUT_STEM, temp_dir=context.temp_dir,
-                                     provenance=context.provenance, inputs=basenames, metadata=metadata)
         context.set_progress(1.0, "Done.")
         return OperationResult(output_files=[output], warnings=warnings)

@@ -23,6 +23,7 @@ from astropy.io import fits
 
 from data_operations.errors import OperationError
 from data_operations.frames.tiled import TiledImage
+from data_operations.kernels.threads import core_count
 
 SCI_EXTENSION = "SCI"
 # Bands larger than this buy no speed but cost fresh memory; much smaller ones make astropy's
@@ -55,7 +56,7 @@ def efficient_band_rows(budget_bytes: int, frame_count: int, width: int) -> int:
 
 def default_decoder_workers(pixels: int) -> int:
     """Decoder threads for a stack of ``pixels``: one per core, none for small stacks."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = core_count()
     return cores if cores > 1 and pixels >= PARALLEL_MIN_PIXELS else 0
 
 

@@ -22,6 +22,7 @@ import os
 import uuid
 import zlib
 from collections import deque
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -165,8 +166,11 @@ class CompressedImageWriter:
             self._file.write(tile)
             self._tile_sizes.append(len(tile))
 
-    def close(self) -> Path:
-        """Finish the heap, write descriptors, header and checksums, and move the file into place."""
+    def close(self, extensions: Sequence[fits.ImageHDU | fits.CompImageHDU] = ()) -> Path:
+        """Finish the heap, write descriptors, header and checksums, and move the file into place.
+
+        ``extensions`` are appended after the image (astropy writes them; the image is not rewritten).
+        """
         if self._next_row != self.shape[0]:
             raise ValueError(f"only {self._next_row} of {self.shape[0]} rows were written.")
         while self._pending:
@@ -194,6 +198,10 @@ class CompressedImageWriter:
         self._file.seek(self._header_offset)
         self._file.write(header)
         self._file.close()
+        if extensions:
+            with fits.open(self._temporary, mode="append") as hdul:
+                for extension in extensions:
+                    hdul.append(extension)
         os.replace(self._temporary, self.path)
         return self.path
 

@@ -2,7 +2,9 @@
 
 Everything works on bounded pieces of the image: zscale sees a strided sample and downsampling
 runs over strips of rows, so a 4096x4096 float32 frame never gets a full-size float64 (or even
-float32) copy.
+float32) copy. ``PreviewBuilder`` takes the image band by band while it is being computed, so an
+operation does the reductions while its inputs are still decoding and only the stretch and the
+JPEG encoding are left at the end.
 """
 from __future__ import annotations
 
@@ -18,7 +20,21 @@ JPEG_QUALITY = 90
 STRIP_OUTPUT_ROWS = 128  # output rows produced per pass while downsampling
 
 
-def zscale_limits(data: np.ndarray, *, sample_size: int = 20_000) -> tuple[float, float]:
+DEFAULT_SAMPLE_SIZE = 20_000
+
+
+def _sample_step(shape: tuple[int, int], sample_size: int) -> int:
+    return max(1, math.isqrt((shape[0] * shape[1]) // max(1, sample_size)))
+
+
+def _zscale_of_sample(sample: np.ndarray) -> tuple[float, float]:
+    if sample.size == 0:
+        return DEFAULT_LIMITS
+    low, high = ZScaleInterval(n_samples=sample.size).get_limits(sample)
+    return float(low), float(high)
+
+
+def zscale_limits(data: np.ndarray, *, sample_size: int = DEFAULT_SAMPLE_SIZE) -> tuple[float, float]:
     """IRAF zscale display limits estimated from about ``sample_size`` finite pixels.
 
     The sample is a regular grid (every ``step``-th row and column), so it is a view plus one copy
@@ -26,13 +42,9 @@ def zscale_limits(data: np.ndarray, *, sample_size: int = 20_000) -> tuple[float
     """
     if data.size == 0:
         return DEFAULT_LIMITS
-    step = max(1, math.isqrt(data.size // max(1, sample_size)))
+    step = _sample_step(data.shape, sample_size)
     grid = data[::step, ::step]
-    sample = grid[np.isfinite(grid)]
-    if sample.size == 0:
-        return DEFAULT_LIMITS
-    low, high = ZScaleInterval(n_samples=sample.size).get_limits(sample)
-    return float(low), float(high)
+    return _zscale_of_sample(grid[np.isfinite(grid)])
 
 
 def _block_factor(shape: tuple[int, int], max_side: int) -> int:
@@ -40,32 +52,66 @@ def _block_factor(shape: tuple[int, int], max_side: int) -> int:
     return max(1, math.ceil(max(shape) / max(1, max_side)))
 
 
-def _area_average(data: np.ndarray, factor: int) -> np.ndarray:
-    """Mean of each ``factor`` x ``factor`` block over its finite pixels (NaN if none), float32.
+def _average_strip(strip: np.ndarray, factor: int, out: np.ndarray) -> None:
+    """Mean of each ``factor`` x ``factor`` block of a strip over its finite pixels (NaN if none).
 
-    Edge blocks may be partial (``np.add.reduceat``), so every pixel counts and any shape works.
-    Runs strip by strip, so temporaries are at most ``STRIP_OUTPUT_ROWS * factor`` rows tall.
+    The strip starts on a block boundary; its last block row and column may be partial
+    (``np.add.reduceat``), so every pixel counts and any shape works.
     """
-    if factor == 1:
-        return np.asarray(data, dtype=np.float32)
-    rows, cols = data.shape
-    column_starts = np.arange(0, cols, factor)
-    result = np.empty((math.ceil(rows / factor), len(column_starts)), dtype=np.float32)
-    for first in range(0, result.shape[0], STRIP_OUTPUT_ROWS):
-        last = min(result.shape[0], first + STRIP_OUTPUT_ROWS)
-        strip = data[first * factor : min(rows, last * factor)]
-        if _average_whole_blocks(strip, factor, result[first:last]):
-            continue
-        row_starts = np.arange(0, strip.shape[0], factor)
-        finite = np.isfinite(strip)
-        values = np.where(finite, strip, np.float32(0)).astype(np.float32, copy=False)
-        totals = np.add.reduceat(np.add.reduceat(values, row_starts, axis=0), column_starts, axis=1)
-        counts = np.add.reduceat(
-            np.add.reduceat(finite, row_starts, axis=0, dtype=np.int32), column_starts, axis=1
-        )
-        with np.errstate(invalid="ignore", divide="ignore"):
-            np.divide(totals, counts, out=result[first:last], casting="unsafe")
-    return result
+    if _average_whole_blocks(strip, factor, out):
+        return
+    row_starts = np.arange(0, strip.shape[0], factor)
+    column_starts = np.arange(0, strip.shape[1], factor)
+    finite = np.isfinite(strip)
+    values = np.where(finite, strip, np.float32(0)).astype(np.float32, copy=False)
+    totals = np.add.reduceat(np.add.reduceat(values, row_starts, axis=0), column_starts, axis=1)
+    counts = np.add.reduceat(np.add.reduceat(finite, row_starts, axis=0, dtype=np.int32), column_starts, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        np.divide(totals, counts, out=out, casting="unsafe")
+
+
+class _Reduction:
+    """One area-averaged preview, filled from row bands of any height as they arrive."""
+
+    def __init__(self, shape: tuple[int, int], factor: int):
+        self.factor = factor
+        self.image = np.empty((math.ceil(shape[0] / factor), math.ceil(shape[1] / factor)), dtype=np.float32)
+        self._carry = np.empty((factor, shape[1]), dtype=np.float32)  # rows of an unfinished block row
+        self._carried = 0
+        self._next_output = 0
+
+    def add(self, rows: np.ndarray) -> None:
+        factor = self.factor
+        if factor == 1:
+            self.image[self._next_output:self._next_output + len(rows)] = rows
+            self._next_output += len(rows)
+            return
+        if self._carried:
+            taken = min(factor - self._carried, len(rows))
+            self._carry[self._carried:self._carried + taken] = rows[:taken]
+            self._carried += taken
+            rows = rows[taken:]
+            if self._carried < factor:
+                return
+            self._emit(self._carry)
+            self._carried = 0
+        whole = len(rows) - len(rows) % factor
+        for start in range(0, whole, STRIP_OUTPUT_ROWS * factor):
+            self._emit(rows[start:min(whole, start + STRIP_OUTPUT_ROWS * factor)])
+        left = len(rows) - whole
+        self._carry[:left] = rows[whole:]
+        self._carried = left
+
+    def finish(self) -> np.ndarray:
+        if self._carried:  # the image's last, partial block row
+            self._emit(self._carry[:self._carried])
+            self._carried = 0
+        return self.image
+
+    def _emit(self, strip: np.ndarray) -> None:
+        count = math.ceil(len(strip) / self.factor)
+        _average_strip(strip, self.factor, self.image[self._next_output:self._next_output + count])
+        self._next_output += count
 
 
 def _average_whole_blocks(strip: np.ndarray, factor: int, out: np.ndarray) -> bool:
@@ -101,6 +147,43 @@ def _save_jpeg(pixels: np.ndarray, path: Path) -> None:
     )
 
 
+class PreviewBuilder:
+    """The large and small previews of an image given as consecutive row bands, top to bottom.
+
+    Each band is reduced as it arrives (zscale sample rows, area averages), so no full-size copy
+    is kept and the caller may reuse a band's memory as soon as ``add_rows`` returns.
+    """
+
+    def __init__(self, shape: tuple[int, int], *, large_size: int = 2048, small_size: int = 256,
+                 sample_size: int = DEFAULT_SAMPLE_SIZE):
+        if len(shape) != 2 or min(shape) < 1:
+            raise ValueError(f"previews need a non-empty 2-D image; got shape {tuple(shape)}.")
+        self.shape = (int(shape[0]), int(shape[1]))
+        self._step = _sample_step(self.shape, sample_size)
+        self._samples: list[np.ndarray] = []
+        self._large = _Reduction(self.shape, _block_factor(self.shape, large_size))
+        self._small = _Reduction(self.shape, _block_factor(self.shape, small_size))
+        self._next_row = 0
+
+    def add_rows(self, y0: int, rows: np.ndarray) -> None:
+        if y0 != self._next_row or rows.ndim != 2 or rows.shape[1] != self.shape[1]:
+            raise ValueError(f"expected rows from {self._next_row} of width {self.shape[1]}.")
+        grid = rows[(-y0) % self._step::self._step, ::self._step]  # the rows of data[::step, ::step] in this band
+        self._samples.append(grid[np.isfinite(grid)])
+        self._large.add(rows)
+        self._small.add(rows)
+        self._next_row += len(rows)
+
+    def write(self, *, large_path: Path, small_path: Path, limits: tuple[float, float] | None = None) -> None:
+        """Stretch with ``limits`` (default: zscale of the sample) and write both JPEGs."""
+        if self._next_row != self.shape[0]:
+            raise ValueError(f"only {self._next_row} of {self.shape[0]} rows were given.")
+        if limits is None:
+            limits = _zscale_of_sample(np.concatenate(self._samples))
+        for path, reduction in ((large_path, self._large), (small_path, self._small)):
+            _save_jpeg(_to_8bit(reduction.finish(), limits), path)
+
+
 def write_jpeg_previews(
     data: np.ndarray,
     *,
@@ -113,7 +196,6 @@ def write_jpeg_previews(
     """Write the large and small greyscale previews, longest side at most the given size."""
     if data.ndim != 2 or data.size == 0:
         raise ValueError(f"data must be a non-empty 2-D image; got shape {data.shape}.")
-    limits = limits if limits is not None else zscale_limits(data)
-    for path, size in ((large_path, large_size), (small_path, small_size)):
-        reduced = _area_average(data, _block_factor(data.shape, size))
-        _save_jpeg(_to_8bit(reduced, limits), path)
+    builder = PreviewBuilder(data.shape, large_size=large_size, small_size=small_size)
+    builder.add_rows(0, data)
+    builder.write(large_path=large_path, small_path=small_path, limits=limits)

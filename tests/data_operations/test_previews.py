@@ -1,5 +1,6 @@
 """zscale limits and JPEG previews: sizes, stretch, orientation."""
 import numpy as np
+import pytest
 from astropy.visualization import ZScaleInterval
 from PIL import Image
 
@@ -50,3 +51,38 @@ def test_previews_keep_small_images_and_odd_shapes(tmp_path):
         assert image.size == (300, 7)
     with Image.open(small) as image:
         assert image.size == (150, 4)
+
+
+def test_previews_from_uneven_bands_equal_previews_of_the_whole_image(tmp_path):
+    """Bands of any height (not multiples of the block size) give the same JPEGs as the whole image."""
+    from data_operations.products.previews import PreviewBuilder
+
+    rng = np.random.default_rng(2)
+    data = rng.normal(200, 8, size=(203, 150)).astype(np.float32)
+    data[50:53, 10:90] = np.nan
+    data[120, :] = np.nan
+    whole_large, whole_small = tmp_path / "whole-large.jpg", tmp_path / "whole-small.jpg"
+    write_jpeg_previews(data, large_path=whole_large, small_path=whole_small, large_size=60, small_size=16)
+
+    builder = PreviewBuilder(data.shape, large_size=60, small_size=16)
+    for y0, y1 in [(0, 7), (7, 8), (8, 100), (100, 131), (131, 203)]:
+        builder.add_rows(y0, data[y0:y1].copy())
+    banded_large, banded_small = tmp_path / "banded-large.jpg", tmp_path / "banded-small.jpg"
+    builder.write(large_path=banded_large, small_path=banded_small)
+
+    for whole, banded in ((whole_large, banded_large), (whole_small, banded_small)):
+        with Image.open(whole) as expected, Image.open(banded) as got:
+            assert got.size == expected.size
+            difference = np.abs(np.asarray(got, np.int16) - np.asarray(expected, np.int16))
+        assert difference.max() <= 1  # float sums in another order may round one level apart
+
+
+def test_preview_builder_refuses_bands_out_of_order_and_missing_rows(tmp_path):
+    from data_operations.products.previews import PreviewBuilder
+
+    builder = PreviewBuilder((10, 4))
+    builder.add_rows(0, np.ones((4, 4), np.float32))
+    with pytest.raises(ValueError, match="expected rows from 4 of width 4"):
+        builder.add_rows(5, np.ones((2, 4), np.float32))
+    with pytest.raises(ValueError, match="only 4 of 10 rows were given"):
+        builder.write(large_path=tmp_path / "l.jpg", small_path=tmp_path / "s.jpg")
