@@ -8,6 +8,12 @@ A size is ``NxSIDE`` (N frames of SIDE x SIDE) or ``NxWIDTHxHEIGHT``. Frames com
 synthetic generator and are cached under ``--data-dir`` (default ``var/bench``). Every run is a
 fresh process; the table shows the median over runs and the ratios baseline/ours from the same
 invocation. See ``bench/measure.py`` for how time and memory are measured.
+
+Runs of the pipelines alternate (baseline, ours, floor, baseline, ...) and each starts after
+``--settle`` seconds of idle machine (default 15). On virtual machines memory that was freed a few
+seconds ago is handed back to the host, and touching it again costs ~3 s per GiB; a worker picks
+up an operation after being idle, so by default every run starts from that state instead of from
+memory a previous run just warmed. ``--settle 0`` measures back-to-back runs instead.
 """
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ import argparse
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -35,19 +42,31 @@ def parse_size(text: str) -> tuple[int, tuple[int, int]]:
     raise argparse.ArgumentTypeError(f"size must be NxSIDE or NxWIDTHxHEIGHT, not {text!r}")
 
 
-def measure_pipeline(pipeline: str, paths: list[Path], runs: int) -> Measurement:
-    """Median over ``runs`` fresh-process runs of one pipeline (each metric's own median)."""
-    results = []
-    for _ in range(runs):
-        with tempfile.TemporaryDirectory(prefix="bench-out-") as out_dir:
-            command = [sys.executable, "-m", "bench.child", pipeline, out_dir, *map(str, paths)]
-            results.append(run_measured(command))
+def _run_once(pipeline: str, paths: list[Path], settle_s: float) -> Measurement:
+    time.sleep(settle_s)
+    with tempfile.TemporaryDirectory(prefix="bench-out-") as out_dir:
+        return run_measured([sys.executable, "-m", "bench.child", pipeline, out_dir, *map(str, paths)])
+
+
+def _median_of(results: list[Measurement]) -> Measurement:
+    """Each metric's own median over the runs."""
     return Measurement(
         wall_s=statistics.median(result.wall_s for result in results),
         cpu_s=statistics.median(result.cpu_s for result in results),
         peak_rss_mib=statistics.median(result.peak_rss_mib for result in results),
         peak_pss_mib=statistics.median(result.peak_pss_mib for result in results),
     )
+
+
+def measure_pipelines(pipelines: list[str], paths: list[Path], runs: int, settle_s: float,
+                      label: str) -> dict[str, Measurement]:
+    """Median over ``runs`` fresh-process runs of each pipeline, the pipelines taking turns."""
+    results: dict[str, list[Measurement]] = {pipeline: [] for pipeline in pipelines}
+    for run in range(runs):
+        for pipeline in pipelines:
+            print(f"{label}: {pipeline} run {run + 1}/{runs} ...", file=sys.stderr, flush=True)
+            results[pipeline].append(_run_once(pipeline, paths, settle_s))
+    return {pipeline: _median_of(measured) for pipeline, measured in results.items()}
 
 
 def _row(cells: list[str]) -> str:
@@ -63,10 +82,7 @@ def command_run(args: argparse.Namespace) -> None:
     for size in sizes:
         count, shape = parse_size(size)
         paths = ensure_frames(count, shape, args.data_dir)
-        measured = {}
-        for pipeline in pipelines:
-            print(f"{size}: {pipeline} x{args.runs} ...", file=sys.stderr, flush=True)
-            measured[pipeline] = measure_pipeline(pipeline, paths, args.runs)
+        measured = measure_pipelines(pipelines, paths, args.runs, args.settle, size)
         for pipeline, result in measured.items():
             # Sums are compared with the reference's sum, everything else with its median.
             baseline = measured.get("baseline-sum" if pipeline == "stacking" else "baseline")
@@ -89,8 +105,7 @@ def command_scaling(args: argparse.Namespace) -> None:
     lines = [_row(["frames", "wall s", "CPU s", "peak RSS MiB", "peak PSS MiB"]), _row(["---"] * 5)]
     walls = []
     for count in counts:
-        print(f"{count}x{args.side}: ours x{args.runs} ...", file=sys.stderr, flush=True)
-        result = measure_pipeline("ours", paths[:count], args.runs)
+        result = measure_pipelines(["ours"], paths[:count], args.runs, args.settle, f"{count}x{args.side}")["ours"]
         walls.append(result.wall_s)
         lines.append(_row([str(count), f"{result.wall_s:.2f}", f"{result.cpu_s:.2f}",
                            f"{result.peak_rss_mib:.0f}", f"{result.peak_pss_mib:.0f}"]))
@@ -105,6 +120,8 @@ def main(argv: list[str] | None = None) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="frame cache directory")
     parser.add_argument("--runs", type=int, default=3, help="fresh-process runs per measurement (median)")
+    parser.add_argument("--settle", type=float, default=15.0,
+                        help="idle seconds before each run, so it starts on cold memory (0: back to back)")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="ours vs baseline vs floor for given sizes")
     run.add_argument("--size", action="append", help="NxSIDE or NxWIDTHxHEIGHT; repeatable")

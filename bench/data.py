@@ -18,9 +18,12 @@ DEFAULT_DATA_DIR = Path(os.environ.get("BENCH_DATA_DIR", Path(__file__).resolve(
 STARS_PER_MEGAPIXEL = 60  # a moderately crowded field: ~1000 stars on a 4096x4096 chip
 
 
+FRAME_LAYOUT = "rice-dither1"  # part of the cache path: frames made by another generator are not reused
+
+
 def frame_path(data_dir: Path, shape: tuple[int, int], index: int) -> Path:
     ny, nx = shape
-    return Path(data_dir) / f"{nx}x{ny}" / f"frame-{index:04d}.fits"
+    return Path(data_dir) / f"{nx}x{ny}-{FRAME_LAYOUT}" / f"frame-{index:04d}.fits"
 
 
 def _make_one(path: Path, index: int, shape: tuple[int, int]) -> Path:

@@ -2,11 +2,10 @@
 
 The peak is taken over the tree's *summed* memory, sampled every ``interval`` seconds from
 ``/proc``: ``ru_maxrss`` would only give the largest single process. Two sums are reported: RSS
-(counts pages shared between processes, e.g. libraries and shared-memory bands, once per process:
-an upper bound) and PSS (shares each page among the processes mapping it: the tree's real
-footprint). CPU time is the sum of every process's last sampled CPU time (decoder processes are
-forked by a forkserver, so the child's ``getrusage`` does not see them), or the child's
-``getrusage`` when that is larger.
+(counts pages shared between processes, e.g. libraries, once per process: an upper bound) and PSS
+(shares each page among the processes mapping it: the tree's real footprint). CPU time is the sum
+of every process's last sampled CPU time, or the child's ``getrusage`` when that is larger (the
+pipelines' own helper processes, if any, are not always waited for by the child).
 """
 from __future__ import annotations
 

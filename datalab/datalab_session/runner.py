@@ -46,13 +46,18 @@ class ClaimLost(Exception):
     """This attempt no longer holds the claim (the user cancelled, or another attempt took over): stop."""
 
 
+class OverTimeLimit(Exception):
+    """The operation passed OPERATION_TIME_LIMIT_SECONDS; raised at its next progress report."""
+
+
 class WorkerContext:
     """The OperationContext the worker hands to an operation (see data_operations.context)."""
 
-    def __init__(self, operation: DataOperation, claim_token: str, temp_dir: Path):
+    def __init__(self, operation: DataOperation, claim_token: str, temp_dir: Path, *, deadline: float):
         self.operation = operation
         self.claim_token = claim_token
         self._temp_dir = temp_dir
+        self._deadline = deadline  # time.monotonic() value
         self._last_progress_write = 0.0
 
     @property
@@ -106,7 +111,14 @@ class WorkerContext:
         return local
 
     def set_progress(self, fraction: float, message: str = "") -> None:
+        """Record progress (at most twice a second), and stop the operation once past its time limit.
+
+        Operations report progress between bands, so stopping here happens at a safe point, never
+        inside a lock or a half-submitted task as an asynchronous exception could.
+        """
         now = time.monotonic()
+        if now > self._deadline:
+            raise OverTimeLimit()
         if now - self._last_progress_write < 0.5 and fraction < 1.0:
             return
         self._last_progress_write = now
@@ -223,7 +235,7 @@ def execute(operation_id: int) -> str:
     try:
         if operation_class is None:
             raise OperationError(f"Operation '{operation.name}' is no longer available on this server.")
-        context = WorkerContext(operation, token, temp_dir)
+        context = WorkerContext(operation, token, temp_dir, deadline=started + settings.OPERATION_TIME_LIMIT_SECONDS)
         result = operation_class(operation.input_data).operate(context)
         output = _publish(operation, result)
         message = " ".join([*result.warnings, f"Completed in {time.monotonic() - started:.1f} s."])
@@ -244,7 +256,7 @@ def execute(operation_id: int) -> str:
         return "failed"
     except TransientError as error:
         return _retry_later(operation, token, str(error))
-    except TimeLimitExceeded:
+    except (OverTimeLimit, TimeLimitExceeded):
         _finish(operation_id, token, status=OperationStatus.FAILED, finished_at=timezone.now(), claim_token="",
                 message=f"The operation ran longer than the limit of {settings.OPERATION_TIME_LIMIT_SECONDS} s "
                 "and was stopped. Try fewer or smaller input files.")

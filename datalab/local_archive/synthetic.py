@@ -20,6 +20,7 @@ from astropy.wcs import WCS
 
 FWHM_TO_SIGMA = 1.0 / (2.0 * math.sqrt(2.0 * math.log(2.0)))
 DEFAULT_PIXEL_SCALE_ARCSEC = 0.389
+SUBTRACTIVE_DITHER_1 = 1  # the FITS tiled-image convention's ZQUANTIZ code, fpack's default
 DEFAULT_OBSERVATION_DATE = datetime(2026, 11, 1, 3, 12, 45, tzinfo=timezone.utc)
 
 _vector_erf = np.frompyfunc(math.erf, 1, 1)
@@ -233,9 +234,10 @@ def make_frame(
         "L1FWHM": round(fwhm_pixels * pixel_scale_arcsec, 3),
         "L1MEAN": round(sky_level, 3),
     })
-    # A fixed dither seed makes the compressed bytes (and so the md5) reproducible.
+    # Quantised with subtractive dithering, as fpack writes archive frames; a fixed dither seed
+    # makes the compressed bytes (and so the md5) reproducible.
     science = fits.CompImageHDU(data=image, header=header, name="SCI", compression_type="RICE_1",
-                                dither_seed=1 + seed % 10000)
+                                quantize_method=SUBTRACTIVE_DITHER_1, dither_seed=1 + seed % 10000)
     return fits.HDUList([fits.PrimaryHDU(), science, _catalog_hdu(catalog)])
 
 

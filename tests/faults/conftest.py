@@ -30,9 +30,9 @@ from tests.e2e.conftest import make_archive_frames, redis_client, start_worker, 
 
 @pytest.fixture
 def slow_median_frames(settings):
-    """Eight 1024x1024 frames in the local archive: with a one-row band budget, a Median of them
-    takes seconds, long enough to inject a fault at about half way."""
-    return make_archive_frames(settings, count=8, shape=(1024, 1024), n_stars=60,
+    """Twelve 1024x2048 frames in the local archive: with a one-row band budget, a Median of them
+    takes a few seconds, long enough to inject a fault at about half way."""
+    return make_archive_frames(settings, count=12, shape=(2048, 1024), n_stars=60,
                                prefix="flt1m001-fa01-20250301", nan_patch=False)
 
 
