@@ -2,14 +2,15 @@
 
 - ``ours``: the real ``Median`` operation's worker-side work (read the cached inputs, combine,
   write the FITS product and both JPEGs) through a minimal operation context.
-- ``baseline``: what the reference system does: load every frame fully with astropy, ``np.stack``,
-  ``np.median``, write with astropy's default tile compression, and make the JPEGs from a
-  full-size zscaled float image.
+- ``baseline``: what the reference system does: load every frame fully with astropy, take
+  ``np.median`` over the flattened frames (``overwrite_input=True``), write with astropy's default
+  tile compression, then make the large and the small JPEG with its JPEG helper, the ``fits2image``
+  package, which reads the written file back once per JPEG.
 - ``floor``: the least any pipeline must do: decode every input once on all cores with the
   project's fastest decoder, then write one image with the project's writer.
 - ``stacking`` / ``combine``: the real ``Stacking`` (simple sum) and ``Combine`` (mean with sigma
   clipping) operations, beside ``baseline-sum``, the reference's way of summing (load all,
-  ``np.sum``, astropy write, full-size JPEGs).
+  ``np.nansum`` over ``np.stack``, astropy write, the same JPEG helper).
 """
 from __future__ import annotations
 
@@ -79,29 +80,31 @@ def run_combine(paths: list[Path], out_dir: Path) -> None:
 
 
 def run_baseline(paths: list[Path], out_dir: Path) -> None:
-    _reference_combine(paths, out_dir, lambda stack: np.median(stack, axis=0))
+    def median(frames: list[np.ndarray]) -> np.ndarray:
+        shape = frames[0].shape
+        flat = [frame.ravel() for frame in frames]
+        return np.median(flat, axis=0, overwrite_input=True).reshape(shape)
+
+    _reference_combine(paths, out_dir, median)
 
 
 def run_baseline_sum(paths: list[Path], out_dir: Path) -> None:
-    _reference_combine(paths, out_dir, lambda stack: np.sum(stack, axis=0))
+    _reference_combine(paths, out_dir, lambda frames: np.nansum(np.stack(frames), axis=0))
 
 
 def _reference_combine(paths: list[Path], out_dir: Path, combine) -> None:
-    from astropy.visualization import ZScaleInterval
-    from PIL import Image
+    """Load all, combine, write a tile-compressed FITS, then both JPEGs from the written file."""
+    from fits2image.conversions import fits_to_jpg
 
     frames = [fits.getdata(path, "SCI") for path in paths]
-    stack = np.stack(frames)
-    median = combine(stack)
+    result = combine(frames)
     header = fits.getheader(paths[0], "SCI")
-    fits.HDUList([fits.PrimaryHDU(), fits.CompImageHDU(data=median, header=header, name="SCI")]).writeto(
-        out_dir / "median.fits", overwrite=True)
-    low, high = ZScaleInterval().get_limits(median)
-    scaled = np.clip((median - low) / (high - low), 0.0, 1.0) * 255.0
-    image = Image.fromarray(np.flipud(scaled).astype(np.uint8), mode="L")
-    image.save(out_dir / "median-large.jpg", quality=90)
-    image.thumbnail((256, 256))
-    image.save(out_dir / "median-small.jpg", quality=90)
+    output = out_dir / "result.fits"
+    fits.HDUList([fits.PrimaryHDU(), fits.CompImageHDU(data=result, header=header, name="SCI")]).writeto(
+        output, overwrite=True)
+    height, width = result.shape
+    fits_to_jpg(str(output), str(out_dir / "result-large.jpg"), width=width, height=height)
+    fits_to_jpg(str(output), str(out_dir / "result-small.jpg"))
 
 
 def run_floor(paths: list[Path], out_dir: Path) -> None:
