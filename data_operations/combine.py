@@ -115,11 +115,6 @@ class Combine(ImageOperation):
             metadata = shared_metadata(stack.headers)
             if stack.cropped:
                 warnings.append(self.note_crop(header, stack.shape, "combined image"))
-            if align != "wcs":
-                pointing = unaligned_pointing_warning(stack.frames, stack.shape,
-                                                      "Choose align 'wcs' to align them on the sky.")
-                if pointing:
-                    warnings.append(pointing)
             header["COMBMETH"] = (method, "Combination of the kept samples")
             header["REJECT"] = (rejection, "Outlier rejection")
             if rejection == "sigma_clip":
@@ -146,6 +141,10 @@ class Combine(ImageOperation):
                             future.result()
                         product.write_rows(y0, combined)
                         report(y1 / ny, f"Combining rows {y0 + 1}\N{EN DASH}{y1} of {ny} ({method}, {rejection}).")
+                if align != "wcs":  # here its WCS work overlaps the compression of the last bands
+                    pointing = unaligned_pointing_warning(stack.frames, stack.shape,
+                                                          "Choose align 'wcs' to align them on the sky.")
+                    warnings.extend([pointing] if pointing else [])
                 rejected_hdu = fits.CompImageHDU(rejected, name=REJECTED_EXTENSION, compression_type="RICE_1")
                 rejected_hdu.header["COMMENT"] = "Number of samples rejected at each pixel"
                 context.set_progress(COMBINE_END, "Writing the combined image and previews.")

@@ -72,13 +72,13 @@ class Median(BaseDataOperation):
                 warnings.append(note)
                 header["DLCROP"] = (True, "Inputs cropped to common region")
                 header.add_history(note)
-            if align != "wcs":
-                pointing = unaligned_pointing_warning(stack.frames, stack.shape,
-                                                      "Choose align 'wcs' to align them on the sky.")
-                warnings.extend([pointing] if pointing else [])
             with ImageProductWriter(stack.shape, header, stem=OUTPUT_STEM, temp_dir=context.temp_dir,
                                     provenance=context.provenance, inputs=basenames, metadata=metadata) as product:
                 self._combine(stack, context, product)
+                if align != "wcs":  # here its WCS work overlaps the compression of the last bands
+                    pointing = unaligned_pointing_warning(stack.frames, stack.shape,
+                                                          "Choose align 'wcs' to align them on the sky.")
+                    warnings.extend([pointing] if pointing else [])
                 context.set_progress(FETCH_SHARE + COMBINE_SHARE, "Writing the median image and previews.")
                 output = product.finish()
         context.set_progress(1.0, "Done.")

@@ -79,10 +79,6 @@ class Stacking(ImageOperation):
             else:
                 if stack.cropped:
                     warnings.append(self.note_crop(header, stack.shape, "stack"))
-                pointing = unaligned_pointing_warning(stack.frames, stack.shape,
-                                                      "Choose stacking mode 'reproject' to align them.")
-                if pointing:
-                    warnings.append(pointing)
             header["STACKMOD"] = (mode, "Stacking mode")
             header["NCOMBINE"] = (stack.count, "Number of frames summed")
 
@@ -97,6 +93,10 @@ class Stacking(ImageOperation):
                     blank += int(np.count_nonzero(np.isnan(summed)))
                     product.write_rows(y0, summed)
                     report(y1 / ny, f"Summing rows {y0 + 1}\N{EN DASH}{y1} of {ny}.")
+                if mode != "reproject":  # here its WCS work overlaps the compression of the last bands
+                    pointing = unaligned_pointing_warning(stack.frames, stack.shape,
+                                                          "Choose stacking mode 'reproject' to align them.")
+                    warnings.extend([pointing] if pointing else [])
                 context.set_progress(SUM_END, "Writing the stacked image and previews.")
                 output = product.finish()
 

@@ -22,15 +22,17 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from astropy.io import fits
-from astropy.wcs import WCS, FITSFixedWarning
-from astropy.wcs.utils import proj_plane_pixel_scales
 
 from data_operations.errors import OperationError
 from data_operations.frames.reader import FrameInfo, FrameStack
 from data_operations.frames.single import read_image
+
+if TYPE_CHECKING:  # astropy.wcs pulls in astropy.coordinates (~0.15 s): imported where a WCS is made
+    from astropy.wcs import WCS
 
 FLOAT32_BYTES = 4
 # Bytes per output pixel that reproject_interp holds while reprojecting one block of rows:
@@ -56,6 +58,8 @@ _WCS_KEYWORD = re.compile(
 # --- WCS of a frame -------------------------------------------------------------------------------
 def celestial_wcs(header: fits.Header) -> WCS | None:
     """The frame's 2-D celestial WCS, or None when it has none that maps its centre onto the sky."""
+    from astropy.wcs import WCS, FITSFixedWarning
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FITSFixedWarning)
@@ -74,6 +78,8 @@ def celestial_wcs(header: fits.Header) -> WCS | None:
 
 def pixel_scale_degrees(wcs: WCS) -> float:
     """Mean size of one pixel on the sky, in degrees."""
+    from astropy.wcs.utils import proj_plane_pixel_scales
+
     return float(np.mean(proj_plane_pixel_scales(wcs)))
 
 

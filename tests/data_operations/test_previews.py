@@ -86,3 +86,24 @@ def test_preview_builder_refuses_bands_out_of_order_and_missing_rows(tmp_path):
         builder.add_rows(5, np.ones((2, 4), np.float32))
     with pytest.raises(ValueError, match="only 4 of 10 rows were given"):
         builder.write(large_path=tmp_path / "l.jpg", small_path=tmp_path / "s.jpg")
+
+
+@pytest.mark.parametrize("factor", [2, 3, 16])
+def test_block_averages_equal_numpy_means(factor):
+    """Both paths (all finite: strided sums; with NaN or partial blocks: reduceat) against numpy."""
+    from data_operations.products.previews import _average_strip
+
+    rng = np.random.default_rng(factor)
+    strip = rng.normal(500, 20, size=(4 * factor, 6 * factor)).astype(np.float32)
+    out = np.empty((4, 6), np.float32)
+    _average_strip(strip, factor, out)
+    expected = strip.astype(np.float64).reshape(4, factor, 6, factor).mean(axis=(1, 3))
+    np.testing.assert_allclose(out, expected, rtol=1e-6)
+
+    strip[1, 1] = np.nan  # the first block now averages its finite pixels only
+    partial = strip[:, : 6 * factor - 1]  # and the last block column is one pixel narrower
+    _average_strip(partial, factor, out)
+    first = strip[:factor, :factor].astype(np.float64)
+    assert out[0, 0] == pytest.approx(np.nanmean(first), rel=1e-6)
+    last = partial[:factor, 5 * factor:].astype(np.float64)
+    assert out[0, 5] == pytest.approx(last.mean(), rel=1e-6)
