@@ -4,7 +4,7 @@ Archive frames are Rice-compressed, quantised float32 images tiled one row per t
 layout), and our own products are GZIP_2 row tiles. astropy decodes such an image tile by tile
 through several Python calls per tile while holding the GIL, which is most of its decode time and
 serialises threads. Here a band of rows is read from the heap with one ``pread``, each tile goes
-through one C call that releases the GIL (astropy's Rice codec, or ``zlib``), and the
+through one C call that releases the GIL (astropy's Rice codec, or ISA-L's inflate), and the
 unquantising, un-shuffling and blank handling are done once per band with numpy. So several threads
 decode in parallel inside one process, and the values are exactly those astropy returns.
 
@@ -21,13 +21,13 @@ import functools
 import os
 import re
 import threading
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
 from astropy.io.fits.hdu.compressed._compression import decompress_rice_1_c
+from isal import isal_zlib
 
 RANDOM_COUNT = 10_000
 DITHER_START_SPAN = 500  # the first random value of a tile picks its start within the first 500
@@ -245,7 +245,7 @@ class TiledImage:
             return bytes(size * 4)
         if self.algorithm.startswith("RICE"):
             return decompress_rice_1_c(compressed, self.blocksize, 4, size)
-        return zlib.decompress(compressed, _ZLIB_ANY_HEADER)
+        return isal_zlib.decompress(compressed, _ZLIB_ANY_HEADER)
 
     def _unquantise(self, integers: np.ndarray, first: int, sizes: list[int], out: np.ndarray) -> None:
         """value = (q - dither + 0.5) * scale + zero in double precision, cast to float32, as the
@@ -289,7 +289,7 @@ class TiledImage:
                 if length == 0:
                     raise ValueError(f"{self.path.name} has a tile with no data in any column.")
                 if self.fallback_gzipped:
-                    stored = zlib.decompress(self._pread(fd, length, offset), _ZLIB_ANY_HEADER)
+                    stored = isal_zlib.decompress(self._pread(fd, length, offset), _ZLIB_ANY_HEADER)
                 else:
                     stored = self._pread(fd, length * 4, offset)
                 values = np.frombuffer(stored, dtype=">f4", count=size).reshape(tile_rows, nx)

@@ -5,11 +5,12 @@ on a noisy 4096x4096 float32 image takes ~7 s. This writer produces the same sta
 empty primary HDU and a ``BINTABLE`` with ``ZIMAGE = T``, ``ZCMPTYPE = 'GZIP_2'``, one tile per
 row, no quantisation, so the round trip is bit-exact) but:
 
-- compresses each row tile with ``zlib`` at level 1 with the run-length strategy: after the
-  GZIP_2 byte shuffle the exponent bytes are long runs and the mantissa bytes barely compress at
-  any level, so this is ~10x faster than level 9 for a file ~5% larger. Any gzip level decodes the
-  same; the stream is a standard gzip member.
-- compresses on a small thread pool (``zlib`` releases the GIL), so callers can hand over bands
+- compresses each row tile with ISA-L's deflate (``isal``) at level 1: after the GZIP_2 byte
+  shuffle the exponent bytes are long runs and the mantissa bytes barely compress at any level,
+  so this gives zlib's level-1 size at ~2.5x its speed (~0.18 s of CPU per 4096x4096 image
+  against ~0.45 s with zlib's run-length strategy and ~7 s with astropy's level 9). The stream
+  is a standard gzip member that any inflate decodes.
+- compresses on a small thread pool (``isal`` releases the GIL), so callers can hand over bands
   while they compute the next ones; the heap is streamed to disk in row order, so memory holds
   only the bands in flight.
 - computes ``DATASUM`` and ``CHECKSUM`` itself (FITS checksum convention), then renames the
@@ -20,7 +21,6 @@ from __future__ import annotations
 import io
 import os
 import uuid
-import zlib
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -28,10 +28,10 @@ from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
+from isal import isal_zlib
 
 BLOCK = 2880
-GZIP_LEVEL = 1
-GZIP_STRATEGY = zlib.Z_RLE
+GZIP_LEVEL = 1  # ISA-L levels run 0-3
 GZIP_WBITS = 31  # a gzip member, as the FITS GZIP algorithms specify
 MAX_PENDING_BANDS = 8  # bands compressed ahead of the file write; bounds memory
 DEFAULT_THREADS = min(2, os.cpu_count() or 1)
@@ -79,11 +79,7 @@ def gzip2_row_tiles(rows: np.ndarray) -> list[bytes]:
     count, width = rows.shape
     shuffled = np.empty((count, 4, width), dtype=np.uint8)
     np.copyto(shuffled, rows.astype(">f4", copy=False).view(np.uint8).reshape(count, width, 4).transpose(0, 2, 1))
-    tiles = []
-    for row in shuffled:
-        compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, GZIP_WBITS, 8, GZIP_STRATEGY)
-        tiles.append(compressor.compress(row) + compressor.flush())
-    return tiles
+    return [isal_zlib.compress(row, GZIP_LEVEL, wbits=GZIP_WBITS) for row in shuffled]
 
 
 class CompressedImageWriter:
