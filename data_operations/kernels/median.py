@@ -20,7 +20,10 @@ from functools import lru_cache
 import numpy as np
 
 NETWORK_MAX_FRAMES = 128  # measured faster than the sort up to here (898 comparators at 100 frames)
-CHUNK_VALUES = 262_144  # floats per network pass (1 MiB): the frame planes of a chunk stay in cache
+# Floats per network pass (4 MiB). Larger passes mean fewer ufunc calls, and each call releases and
+# retakes the GIL that the decoder threads contend for: 4x fewer calls than 1 MiB passes cut the
+# Median of 10x4096^2 from ~2.35 s to ~2.1 s though the kernel alone is only ~5% faster.
+CHUNK_VALUES = 1_048_576
 
 
 def nanmedian_band(band: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
