@@ -74,13 +74,46 @@ def _outliers(samples: np.ndarray, sigma_low: float, sigma_high: float) -> tuple
 
 
 def _median_of_runs(ordered: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    """Median of ``ordered[p, low[p]:high[p]]`` per pixel p, as ``nanmedian_band`` computes it."""
-    picks = np.arange(len(ordered))
-    lower = ordered[picks, low + (high - low - 1) // 2]
-    upper = ordered[picks, low + (high - low) // 2]
+    """Median of ``ordered[low[p]:high[p], p]`` per pixel p (ranks on axis 0), as ``nanmedian_band`` computes it."""
+    picks = np.arange(ordered.shape[1])
+    lower = ordered[low + (high - low - 1) // 2, picks]
+    upper = ordered[low + (high - low) // 2, picks]
+    return _middle(lower, upper, (high - low) % 2 == 1)
+
+
+def _middle(lower: np.ndarray, upper: np.ndarray, odd: np.ndarray) -> np.ndarray:
+    """The median from the two middle values: ``lower`` for odd counts, their float32 mean for even."""
     middle = np.add(lower, upper, dtype=np.float32)
     middle *= np.float32(0.5)
-    return np.where((high - low) % 2 == 1, lower, middle)
+    return np.where(odd, lower, middle)
+
+
+def _mad_of_runs(ordered: np.ndarray, low: np.ndarray, high: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """Median of ``|ordered[low:high, p] - centre[p]|`` per pixel p, without sorting the distances.
+
+    ``centre`` is the run's median, so the distances below it (walking down from the middle) and
+    those above it (walking up) are two ascending lists; merging them for half the run's length
+    reaches the middle distances. Each value equals the ``abs(sample - centre)`` a sort would see.
+    """
+    picks = np.arange(ordered.shape[1])
+    length = high - low
+    k_lower, k_upper = (length - 1) // 2, length // 2
+    up = low + length // 2  # first rank of the upper list
+    down = up - 1  # first rank of the lower list
+    lower = np.empty(len(picks), dtype=np.float32)
+    upper = np.empty(len(picks), dtype=np.float32)
+    last_rank = len(ordered) - 1
+    for step in range(int(k_upper.max(initial=0)) + 1):
+        with np.errstate(invalid="ignore"):
+            below = np.where(down >= low, centre - ordered[np.maximum(down, 0), picks], np.float32(np.inf))
+            above = np.where(up < high, ordered[np.minimum(up, last_rank), picks] - centre, np.float32(np.inf))
+        take_below = below <= above
+        distance = np.where(take_below, below, above)
+        np.copyto(lower, distance, where=k_lower == step)
+        np.copyto(upper, distance, where=k_upper == step)
+        down -= take_below
+        up += ~take_below
+    return _middle(lower, upper, length % 2 == 1)
 
 
 def _clip_by_rank(samples: np.ndarray, sigma_low: float, sigma_high: float, max_iterations: int,
@@ -89,40 +122,37 @@ def _clip_by_rank(samples: np.ndarray, sigma_low: float, sigma_high: float, max_
 
     ``first_cuts`` are the numbers of samples the first pass rejected below and above. Gives the
     same rejections as repeating ``_outliers`` on the survivors: deviations from the centre are
-    monotonic in the sample value, so each pass cuts a prefix and a suffix of the run.
+    monotonic in the sample value, so each pass cuts a prefix and a suffix of the run. Ranks run
+    along axis 0 (frames-major, like the band), so per-pixel counts add whole rows.
     """
     count = samples.shape[0]
-    ordered = np.sort(samples.T, axis=1)  # (pixels, frames), NaNs last
+    ordered = np.ascontiguousarray(np.sort(samples.T, axis=1).T)  # (frames, pixels), NaNs last
     low = first_cuts[0].astype(np.intp)
-    high = count - np.count_nonzero(np.isnan(ordered), axis=1) - first_cuts[1]
-    ranks = np.arange(count)[None, :]
+    high = count - np.count_nonzero(np.isnan(ordered), axis=0) - first_cuts[1]
     active = np.flatnonzero(high > 0)
     for _ in range(max_iterations):
         if not len(active):
             break
         run_low, run_high = low[active], high[active]
-        values = ordered if len(active) == len(ordered) else ordered[active]
+        values = ordered if len(active) == ordered.shape[1] else ordered[:, active]
         centre = _median_of_runs(values, run_low, run_high)
-        deviation = values - centre[:, None]
-        distance = np.abs(deviation)
-        distance[(ranks < run_low[:, None]) | (ranks >= run_high[:, None])] = np.inf  # outside the run
-        distance.sort(axis=1)
-        spread = _median_of_runs(distance, np.zeros_like(run_low), run_high - run_low)
+        spread = _mad_of_runs(values, run_low, run_high, centre)
         spread *= np.float32(MAD_TO_SIGMA)
-        # Deviations grow with rank, so the samples under the lower limit are a prefix of the row,
-        # those within the upper limit another; NaNs compare false and sit last.
+        deviation = values - centre
+        # Deviations grow with rank, so the samples under the lower limit are a prefix of the
+        # column, those within the upper limit another; NaNs compare false and sit last.
         with np.errstate(invalid="ignore"):
-            below = np.count_nonzero(deviation < (-np.float32(sigma_low) * spread)[:, None], axis=1)
-            within = np.count_nonzero(deviation <= (np.float32(sigma_high) * spread)[:, None], axis=1)
+            below = np.count_nonzero(deviation < -np.float32(sigma_low) * spread, axis=0)
+            within = np.count_nonzero(deviation <= np.float32(sigma_high) * spread, axis=0)
         new_low = np.maximum(run_low, below)
         new_high = np.minimum(run_high, within)
         changed = (new_low != run_low) | (new_high != run_high)
         low[active], high[active] = new_low, new_high
         active = active[changed]
     # Back to the frames' order: a sample is kept when its value lies within its pixel's kept run.
-    picks = np.arange(len(ordered))
-    kept_min = ordered[picks, np.minimum(low, count - 1)]
-    kept_max = ordered[picks, np.maximum(high - 1, 0)]
+    picks = np.arange(ordered.shape[1])
+    kept_min = ordered[np.minimum(low, count - 1), picks]
+    kept_max = ordered[np.maximum(high - 1, 0), picks]
     with np.errstate(invalid="ignore"):
         kept = (samples >= kept_min) & (samples <= kept_max) & (high > low)
     return ~kept & ~np.isnan(samples)

@@ -43,6 +43,8 @@ def nanmedian_band(band: np.ndarray, out: np.ndarray | None = None) -> np.ndarra
     if count == 0:
         out.fill(np.nan)
         return out
+    if rows * cols == 0:
+        return out
     if 1 < count <= NETWORK_MAX_FRAMES and band.dtype == np.float32:
         _network_median(band, out)
         return out

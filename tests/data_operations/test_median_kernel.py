@@ -66,3 +66,7 @@ def test_integer_band_is_combined_as_float32():
 def test_rejects_wrong_out_shape():
     with pytest.raises(ValueError):
         nanmedian_band(np.zeros((2, 3, 4), np.float32), out=np.zeros((3, 3), np.float32))
+
+
+def test_an_empty_band_gives_an_empty_median():
+    assert nanmedian_band(np.ones((5, 0, 7), np.float32)).shape == (0, 7)
