@@ -30,6 +30,7 @@ from bench.data import DEFAULT_DATA_DIR, ensure_frames
 from bench.measure import Measurement, run_measured
 
 QUICK_SIZE = "3x256"
+BASELINE_OF = {"stacking": "baseline-sum", "color": "baseline-color"}
 
 
 def parse_size(text: str) -> tuple[int, tuple[int, int]]:
@@ -84,8 +85,8 @@ def command_run(args: argparse.Namespace) -> None:
         paths = ensure_frames(count, shape, args.data_dir)
         measured = measure_pipelines(pipelines, paths, args.runs, args.settle, size)
         for pipeline, result in measured.items():
-            # Sums are compared with the reference's sum, everything else with its median.
-            baseline = measured.get("baseline-sum" if pipeline == "stacking" else "baseline")
+            # Sums are compared with the reference's sum, colour with its RGB stack, the rest with its median.
+            baseline = measured.get(BASELINE_OF.get(pipeline, "baseline"))
             ratios = ["", ""]
             if baseline is not None and not pipeline.startswith("baseline"):
                 ratios = [f"{baseline.wall_s / result.wall_s:.1f}x",

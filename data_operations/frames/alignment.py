@@ -45,6 +45,8 @@ MAX_REPROJECT_BLOCK_BYTES = 32 * 1024 * 1024
 MAX_GRID_AREA_FACTOR = 4
 # Pointing differences above this many pixels make unaligned combining worth a warning.
 POINTING_TOLERANCE_PIXELS = 1.0
+# A frame whose pixels all land within this of the same grid pixels is copied, not resampled.
+ON_GRID_TOLERANCE_PIXELS = 1e-3
 
 ProgressCallback = Callable[[float, str], None]
 
@@ -209,6 +211,8 @@ class AlignedStack:
             if wcs is None:
                 self.unaligned.append(frame.display_name)
                 _place_by_pixel(image, target)
+            elif _maps_onto_grid(wcs, frame.shape, self.grid):  # already on the grid: copy, no resampling
+                _place_by_pixel(image, target)
             else:
                 # The map's written pages stay resident until it is dropped: count them too.
                 self._reproject(image, wcs, target, budget - image.nbytes - target.nbytes)
@@ -306,6 +310,27 @@ def _read_exactly(handle, target: np.ndarray) -> None:
     view = memoryview(target).cast("B")
     if handle.readinto(view) != len(view):
         raise OperationError("An aligned frame in the temporary directory was cut short; is the disk full?")
+
+
+def _maps_onto_grid(wcs: WCS, shape: tuple[int, int], grid: Grid) -> bool:
+    """True when every pixel of a frame of ``shape`` lands on the same pixel of ``grid`` (within
+    ``ON_GRID_TOLERANCE_PIXELS``), as for the reference frame itself or channels taken at one pointing.
+
+    Checked on a 5x5 lattice across the frame, so a rotation, scale or distortion difference shows.
+    Such a frame is copied instead of resampled: the same pixels, minus the cost and the slight
+    smoothing of interpolating at whole-pixel positions.
+    """
+    if tuple(shape) != tuple(grid.shape):
+        return False
+    ny, nx = shape
+    ys, xs = np.meshgrid(np.linspace(0, ny - 1, 5), np.linspace(0, nx - 1, 5), indexing="ij")
+    try:
+        world = wcs.pixel_to_world_values(xs.ravel(), ys.ravel())
+        x, y = grid.wcs.world_to_pixel_values(*world)
+    except Exception:  # noqa: BLE001 - astropy reports failed projections with many error types
+        return False
+    offsets = np.hypot(np.asarray(x) - xs.ravel(), np.asarray(y) - ys.ravel())
+    return bool(np.all(np.isfinite(offsets)) and offsets.max() <= ON_GRID_TOLERANCE_PIXELS)
 
 
 def _place_by_pixel(image: np.ndarray, target: np.ndarray) -> None:
