@@ -8,15 +8,21 @@ from bench.data import frame_path
 ROOT = Path(__file__).resolve().parents[2]
 
 
+PIPELINES = ["baseline", "ours", "floor", "baseline-sum", "stacking", "combine", "baseline-color", "color"]
+
+
 def test_quick_benchmark_prints_the_table(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "bench", "--runs", "1", "--settle", "0", "--data-dir", str(tmp_path), "run", "--quick"],
+        [sys.executable, "-m", "bench", "--runs", "1", "--settle", "0", "--data-dir", str(tmp_path), "run", "--quick",
+         "--pipelines", ",".join(PIPELINES)],
         cwd=ROOT, capture_output=True, text=True, timeout=240,
     )
     assert result.returncode == 0, result.stderr
-    rows = [line for line in result.stdout.splitlines() if line.startswith("| 3x256 |")]
-    assert [row.split("|")[2].strip() for row in rows] == ["baseline", "ours", "floor"]
+    rows = [line.split("|") for line in result.stdout.splitlines() if line.startswith("| 3x256 |")]
+    assert [row[2].strip() for row in rows] == PIPELINES
     for row in rows:
-        wall, cpu, rss = (float(cell) for cell in row.split("|")[3:6])
+        wall, cpu, rss = (float(cell) for cell in row[3:6])
         assert wall > 0 and cpu > 0 and rss > 0
+        # Every pipeline but the baselines is compared with its own baseline.
+        assert (row[7].strip() == "") == row[2].strip().startswith("baseline")
     assert [frame_path(tmp_path, (256, 256), index).exists() for index in range(4)] == [True, True, True, False]
