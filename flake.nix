@@ -13,6 +13,7 @@
         python = pkgs.python311;
       in
       {
+        # mkShell brings a C compiler for the project's C kernels.
         # `nix develop`: then `python -m venv .venv && . .venv/bin/activate && pip install -e '.[test]'`
         # (or just scripts/run.sh / scripts/test.sh, which do that themselves).
         devShells.default = pkgs.mkShell {

@@ -11,7 +11,8 @@ if [ ! -x .venv/bin/python ]; then
     "${PYTHON:-python3}" -m venv .venv
 fi
 . .venv/bin/activate
-stamp=.venv/.installed-$(sha1sum pyproject.toml | cut -c1-12)
+# Reinstall (and recompile the C kernels) when the project file or a C source changes.
+stamp=.venv/.installed-$(cat pyproject.toml data_operations/*/*.c | sha1sum | cut -c1-12)
 if [ ! -f "$stamp" ]; then
     echo "==> Installing dependencies"
     pip install --quiet --upgrade pip

@@ -29,6 +29,8 @@ from astropy.io import fits
 from astropy.io.fits.hdu.compressed._compression import decompress_rice_1_c
 from isal import isal_zlib
 
+from data_operations.frames._rice import decode_tiles as decode_rice_tiles
+
 RANDOM_COUNT = 10_000
 DITHER_START_SPAN = 500  # the first random value of a tile picks its start within the first 500
 DITHER_METHODS = {"NO_DITHER": -1, "SUBTRACTIVE_DITHER_1": 1, "SUBTRACTIVE_DITHER_2": 2}
@@ -198,19 +200,28 @@ class TiledImage:
         rows = min(self.shape[0], (tile + 1) * self.tile_rows) - tile * self.tile_rows
         return rows * self.shape[1]
 
-    def _compressed_tiles(self, fd: int, first: int, last: int) -> list[bytes]:
-        """Each tile's compressed bytes; one read when they lie together in the heap, as writers put them."""
+    def _heap_run(self, fd: int, first: int, last: int) -> tuple[bytes, np.ndarray]:
+        """The compressed bytes of tiles ``first:last`` in one buffer, and where each tile starts in it.
+
+        One read when the tiles lie together in the heap, as writers put them; else one per tile.
+        """
         descriptors = self.descriptors[first:last]
         lengths, offsets = descriptors[:, 0], descriptors[:, 1]
         used = lengths > 0
         if not used.any():
-            return [b""] * len(descriptors)
+            return b"", np.zeros(len(descriptors), dtype=np.int64)
         low = int(offsets[used].min())
         span = int((offsets[used] + lengths[used]).max()) - low
-        if span > 2 * int(lengths.sum()) + 65536:  # scattered tiles: read each one
-            return [self._pread(fd, length, offset) for length, offset in descriptors.tolist()]
-        data = self._pread(fd, span, low)
-        return [data[offset - low:offset - low + length] for length, offset in descriptors.tolist()]
+        if span > 2 * int(lengths.sum()) + 65536:  # scattered tiles
+            pieces = [self._pread(fd, length, offset) for length, offset in descriptors.tolist()]
+            return b"".join(pieces), np.cumsum(lengths) - lengths
+        return self._pread(fd, span, low), np.where(used, offsets - low, 0)
+
+    def _compressed_tiles(self, fd: int, first: int, last: int) -> list[bytes]:
+        """Each tile's compressed bytes."""
+        data, starts = self._heap_run(fd, first, last)
+        return [data[start:start + length]
+                for start, length in zip(starts.tolist(), self.descriptors[first:last, 0].tolist(), strict=True)]
 
     def _pread(self, fd: int, length: int, offset: int) -> bytes:
         data = os.pread(fd, length, self.heap_start + offset) if length else b""
@@ -221,6 +232,32 @@ class TiledImage:
     def _decode_tiles(self, fd: int, first: int, last: int, out: np.ndarray) -> None:
         """Pixels of tiles ``first:last`` into ``out`` ((rows, k) float32, k <= nx; rows = the tiles' rows)."""
         sizes = [self._tile_size(tile) for tile in range(first, last)]
+        if self.algorithm.startswith("RICE") and self.scale is not None:
+            self._decode_rice(fd, first, last, sizes, out)
+        else:
+            self._decode_generic(fd, first, last, sizes, out)
+        if self.fallback is not None and (self.descriptors[first:last, 0] == 0).any():
+            self._fill_fallback_tiles(fd, out, first, sizes)
+
+    def _decode_rice(self, fd: int, first: int, last: int, sizes: list[int], out: np.ndarray) -> None:
+        """Quantised Rice tiles: decoded and unquantised in one C call that releases the GIL."""
+        if out.strides[1] != out.itemsize:  # the decoder writes rows of contiguous pixels
+            rows = scratch("rows", out.size, np.float32).reshape(out.shape)
+            self._decode_rice(fd, first, last, sizes, rows)
+            out[...] = rows
+            return
+        data, starts = self._heap_run(fd, first, last)
+        blank = None if self.blank is None else np.ascontiguousarray(self.blank[first:last])
+        try:
+            decode_rice_tiles(data, starts, np.ascontiguousarray(self.descriptors[first:last, 0]),
+                              np.asarray(sizes, dtype=np.int64), self.blocksize, self.scale[first:last],
+                              self.zero[first:last], blank, self.dither_method, first, self.dither_seed,
+                              _dither_sequence_f8(), self.shape[1], out)
+        except ValueError as error:
+            raise ValueError(f"{self.path.name}: {error}") from None
+
+    def _decode_generic(self, fd: int, first: int, last: int, sizes: list[int], out: np.ndarray) -> None:
+        """GZIP tiles, and Rice tiles that are not quantised: one Python call per tile, then numpy."""
         decoded = scratch("decoded", 4 * sum(sizes), np.uint8)
         view = memoryview(decoded)
         position = 0
@@ -236,8 +273,6 @@ class TiledImage:
         else:
             integers = np.frombuffer(decoded, dtype=">i4" if big_endian else "=i4")
             self._unquantise(integers, first, sizes, out)
-        if self.fallback is not None and (self.descriptors[first:last, 0] == 0).any():
-            self._fill_fallback_tiles(fd, out, first, sizes)
 
     def _decode_one(self, compressed: bytes, size: int) -> bytes:
         """One tile's integers (or raw floats) as bytes: native order for Rice, big-endian for GZIP."""

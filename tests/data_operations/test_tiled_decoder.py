@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from astropy.io import fits
+from data_operations.frames._rice import decode_tiles as decode_rice_tiles
 
 from data_operations.frames.tiled import TiledImage, dither_sequence, dither_values
 from data_operations.products import write_output_fits
@@ -49,6 +50,7 @@ LAYOUTS = {
     "rice dither 1": {"compression_type": "RICE_1", "quantize_method": 1, "dither_seed": 7},
     "rice dither 1, 3-row tiles": {"compression_type": "RICE_1", "quantize_method": 1, "dither_seed": 9998,
                                    "tile_shape": (3, 70)},
+    "rice dither 2": {"compression_type": "RICE_1", "quantize_method": 2, "dither_seed": 123},
     "rice quantize level 4": {"compression_type": "RICE_1", "quantize_level": 4.0, "quantize_method": 1},
     "gzip_2 lossless": {"compression_type": "GZIP_2", "quantize_level": 0.0},
     "gzip_1 lossless": {"compression_type": "GZIP_1", "quantize_level": 0.0},
@@ -80,6 +82,58 @@ def test_tiles_that_would_not_quantise_are_read_from_the_lossless_column(tmp_pat
     assert lengths[4] == 0 and all(lengths[row] > 0 for row in range(12) if row != 4)
     _assert_rows_match(path, 0, 12, 64)
     _assert_rows_match(path, 4, 5, 64)
+
+
+def test_flat_runs_and_huge_jumps_take_every_kind_of_rice_block(tmp_path):
+    """Flat stretches make all-zero blocks, wild values raw 32-bit blocks, lone spikes long unary runs."""
+    rng = np.random.default_rng(11)
+    data = rng.normal(100.0, 2.0, size=(24, 256)).astype(np.float32)
+    data[2:6, 40:120] = 100.0  # whole 32-pixel blocks of one value
+    data[8:12] = rng.uniform(-1e7, 1e7, size=(4, 256)).astype(np.float32)
+    data[14:18, ::37] = 5e5  # rare spikes in quiet sky
+    data[20, 3] = -3e6
+    path = _write(tmp_path / "blocks.fits", data, compression_type="RICE_1", quantize_method=1, quantize_level=16.0)
+    _assert_rows_match(path, 0, 24, 256)
+
+
+def _rice_tile(tmp_path: Path) -> tuple[TiledImage, bytes]:
+    path = _write(tmp_path / "one.fits", _noisy((4, 300), seed=2), compression_type="RICE_1", quantize_method=1)
+    layout = _layout(path)
+    with open(path, "rb") as handle:
+        handle.seek(layout.heap_start + int(layout.descriptors[0, 1]))
+        return layout, handle.read(int(layout.descriptors[0, 0]))
+
+
+def _decode_one_tile(layout: TiledImage, data: bytes) -> np.ndarray:
+    out = np.empty((1, 300), dtype=np.float32)
+    decode_rice_tiles(data, np.zeros(1, np.int64), np.array([len(data)], np.int64), np.array([300], np.int64),
+                      layout.blocksize, layout.scale[:1], layout.zero[:1], None, layout.dither_method, 0,
+                      layout.dither_seed, dither_sequence().astype(np.float64), 300, out)
+    return out
+
+
+def test_a_truncated_rice_tile_is_an_error_not_garbage(tmp_path):
+    layout, tile = _rice_tile(tmp_path)
+    _decode_one_tile(layout, tile)  # whole: fine
+    for cut in (3, 4, 10, len(tile) // 2, len(tile) - 1):  # (length 0 marks a tile stored elsewhere)
+        with pytest.raises(ValueError, match="tile 0 holds malformed Rice-compressed data"):
+            _decode_one_tile(layout, tile[:cut])
+
+
+def test_random_bytes_never_crash_the_rice_decoder(tmp_path):
+    layout, tile = _rice_tile(tmp_path)
+    rng = np.random.default_rng(5)
+    for trial in range(300):
+        data = bytearray(tile)
+        if trial % 2:
+            data = bytearray(rng.integers(0, 256, size=int(rng.integers(0, 2 * len(tile))), dtype=np.uint8))
+        else:
+            for position in rng.integers(0, len(data), size=4):
+                data[position] ^= 1 << int(rng.integers(0, 8))
+        try:
+            _decode_one_tile(layout, bytes(data))
+        except ValueError as error:
+            assert "malformed Rice-compressed data" in str(error)
 
 
 def test_our_own_products_decode_exactly(tmp_path):
