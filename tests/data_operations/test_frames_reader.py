@@ -128,7 +128,8 @@ def test_garbage_file_is_refused(tmp_path, content):
 
 
 def test_band_rows_formula():
-    # budget // (frames * width * 4 bytes * 2 copies), never below one row
-    assert band_rows_for_budget(10 * 4096 * 4 * 2 * 512, 10, 4096) == 512
+    # budget // (frames * width * 4 bytes * 3 buffers: the band combined, two decoded ahead), never below one row
+    assert band_rows_for_budget(10 * 4096 * 4 * 3 * 512, 10, 4096) == 512
+    assert band_rows_for_budget(10 * 4096 * 4 * 3 * 512 - 1, 10, 4096) == 511
     assert band_rows_for_budget(1, 10, 4096) == 1
     assert band_rows_for_budget(-5, 3, 10) == 1

@@ -70,3 +70,34 @@ def test_rejects_wrong_out_shape():
 
 def test_an_empty_band_gives_an_empty_median():
     assert nanmedian_band(np.ones((5, 0, 7), np.float32)).shape == (0, 7)
+
+
+@pytest.mark.parametrize("frames", [2, 3, 6, 7, 10, 16, 17, 30, 31, 64, 100])
+def test_network_equals_numpy_over_many_blocks(frames):
+    """Enough pixels for several blocks of the C kernel and a partial last one; ties, infinities, NaNs."""
+    rng = np.random.default_rng(100 + frames)
+    band = rng.integers(-20, 20, size=(frames, 3, 701)).astype(np.float32)  # many ties
+    band[:, 1] = rng.standard_cauchy(size=(frames, 701)).astype(np.float32)
+    band[0, 2, ::97] = np.inf
+    band[-1, 2, 5::89] = -np.inf
+    band[rng.random(band.shape) < 0.002] = np.nan
+    np.testing.assert_array_equal(nanmedian_band(band), reference(band))
+
+
+def test_network_reads_strided_bands_and_writes_strided_out():
+    rng = np.random.default_rng(8)
+    wide = rng.normal(size=(9, 40, 300)).astype(np.float32)
+    band = wide[:, 5:35, 10:290]  # rows not contiguous with each other
+    out = np.zeros((30, 560), dtype=np.float32)[:, ::2]  # every other column
+    nanmedian_band(band, out=out)
+    np.testing.assert_array_equal(out, np.median(band, axis=0))
+
+
+def test_network_kernel_refuses_a_table_naming_missing_wires():
+    from data_operations.kernels._network import network_median
+
+    planes = np.zeros((3, 10), dtype=np.float32)
+    with pytest.raises(ValueError, match="network names a wire outside the planes"):
+        network_median(planes, np.array([[0, 3, 1, 1]], dtype=np.int32), np.empty(10, np.float32))
+    with pytest.raises(ValueError, match="out must be float32 with one value per pixel"):
+        network_median(planes, np.array([[0, 1, 1, 1]], dtype=np.int32), np.empty(9, np.float32))

@@ -22,8 +22,8 @@ def expected_median(stack):
 
 
 def budget_for_rows(rows, frames, ny, nx):
-    """A budget of ``rows`` rows per band: the band and one working copy (no whole image is kept)."""
-    return rows * frames * nx * 4 * 2
+    """A budget of ``rows`` rows per band: the band combined and two decoded ahead (no whole image is kept)."""
+    return rows * frames * nx * 4 * 3
 
 
 def test_banded_median_equals_nanmedian(write_frame, read_sci, make_context):

@@ -23,7 +23,7 @@ def test_simple_stack_is_the_pixel_sum(write_frame, read_sci, make_context):
         frames.append(read_sci(files[f"s{index}"]))
     frames[2][5, 6] = np.nan
     files["s2"] = write_frame("s2", frames[2], compressed=False)
-    context = make_context(files, memory_budget_bytes=4 * 40 * 4 * 2 * 3)  # 3 rows a band
+    context = make_context(files, memory_budget_bytes=4 * 40 * 4 * 3 * 3)  # 3 rows a band, 3 band buffers
 
     result = Stacking({"input_files": items(*files)}).operate(context)
 
