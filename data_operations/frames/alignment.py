@@ -20,6 +20,7 @@ import re
 import shutil
 import warnings
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -62,15 +63,16 @@ def celestial_wcs(header: fits.Header) -> WCS | None:
     """The frame's 2-D celestial WCS, or None when it has none that maps its centre onto the sky."""
     from astropy.wcs import WCS, FITSFixedWarning
 
+    # Process-wide, not catch_warnings(): that swaps the global filter list and is not safe while
+    # other threads (the pointing check runs on one) do the same. Header fixes are not news here.
+    warnings.filterwarnings("ignore", category=FITSFixedWarning)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FITSFixedWarning)
-            wcs = WCS(header).celestial
-            if wcs.naxis != 2 or not wcs.has_celestial:
-                return None
-            ny, nx = int(header.get("NAXIS2", 1)), int(header.get("NAXIS1", 1))
-            world = wcs.pixel_to_world_values((nx - 1) / 2.0, (ny - 1) / 2.0)
-            scale = abs(np.linalg.det(wcs.pixel_scale_matrix))
+        wcs = WCS(header).celestial
+        if wcs.naxis != 2 or not wcs.has_celestial:
+            return None
+        ny, nx = int(header.get("NAXIS2", 1)), int(header.get("NAXIS1", 1))
+        world = wcs.pixel_to_world_values((nx - 1) / 2.0, (ny - 1) / 2.0)
+        scale = abs(np.linalg.det(wcs.pixel_scale_matrix))
     except Exception:  # noqa: BLE001 - astropy reports broken WCS headers with many error types
         return None
     if not (np.all(np.isfinite(world)) and np.isfinite(scale) and scale > 0):
@@ -126,6 +128,19 @@ def unaligned_pointing_warning(frames: Sequence[FrameInfo], shape: tuple[int, in
     names = ", ".join(off_target)
     return (f"The frames point at different sky positions (up to {max(off_target.values()):.1f} pixels "
             f"from the first frame: {names}) but were combined pixel by pixel without alignment. {hint}")
+
+
+def pointing_check_in_background(frames: Sequence[FrameInfo], shape: tuple[int, int], hint: str) -> Future:
+    """``unaligned_pointing_warning`` started on its own thread; ``.result()`` gives the sentence or None.
+
+    Most of its cost is importing and parsing astropy's WCS machinery (~0.25 s), which can run
+    while the bands are decoded and combined instead of after them.
+    """
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pointing-check")
+    try:
+        return executor.submit(unaligned_pointing_warning, frames, shape, hint)
+    finally:
+        executor.shutdown(wait=False)
 
 
 # --- the target grid ------------------------------------------------------------------------------

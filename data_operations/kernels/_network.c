@@ -19,8 +19,8 @@
 
 #define BLOCK 256 /* pixels per block: 30 inputs x 256 x 4 bytes stay in L1 */
 
-static void run_block(float *work, Py_ssize_t count, Py_ssize_t width, const int32_t *network,
-                      Py_ssize_t comparators) {
+/* Every comparator of the network over `width` pixels of `work` (one BLOCK-long row per wire). */
+static void run_block(float *work, Py_ssize_t width, const int32_t *network, Py_ssize_t comparators) {
     for (Py_ssize_t c = 0; c < comparators; c++) {
         const int32_t *comparator = network + 4 * c;
         float *restrict a = work + (Py_ssize_t)comparator[0] * BLOCK;
@@ -46,7 +46,55 @@ static void run_block(float *work, Py_ssize_t count, Py_ssize_t width, const int
             }
         }
     }
-    (void)count;
+}
+
+/* Copy `width` pixels of each of `count` planes (`stride` floats apart) into `work`; flag NaNs. */
+static void copy_block(const float *source, Py_ssize_t stride, Py_ssize_t count, Py_ssize_t width, float *work,
+                       int32_t *has_nan) {
+    memset(has_nan, 0, BLOCK * sizeof(int32_t));
+    for (Py_ssize_t f = 0; f < count; f++) {
+        const float *from = source + f * stride;
+        float *to = work + f * BLOCK;
+        for (Py_ssize_t i = 0; i < width; i++) {
+            to[i] = from[i];
+            has_nan[i] |= from[i] != from[i];
+        }
+    }
+}
+
+static int get_planes(PyObject *object, Py_buffer *planes) {
+    if (PyObject_GetBuffer(object, planes, PyBUF_STRIDES | PyBUF_FORMAT) < 0) {
+        return -1;
+    }
+    if (strcmp(planes->format, "f") != 0 || planes->ndim != 2 || planes->strides[1] != (Py_ssize_t)sizeof(float) ||
+        planes->strides[0] % (Py_ssize_t)sizeof(float) != 0 || planes->shape[0] < 1) {
+        PyErr_SetString(PyExc_ValueError, "planes must be float32 (count, pixels) with contiguous rows.");
+        PyBuffer_Release(planes);
+        return -1;
+    }
+    return 0;
+}
+
+/* The comparator table: int32 rows of (low wire, high wire, keep min, keep max), wires < count. */
+static int get_network(PyObject *object, Py_buffer *network, Py_ssize_t count) {
+    if (PyObject_GetBuffer(object, network, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+        return -1;
+    }
+    if (strcmp(network->format, "i") != 0 || network->len % (4 * (Py_ssize_t)sizeof(int32_t)) != 0) {
+        PyErr_SetString(PyExc_ValueError, "network must be int32 rows of 4.");
+        PyBuffer_Release(network);
+        return -1;
+    }
+    const int32_t *wires = network->buf;
+    for (Py_ssize_t c = 0; c < network->len / (4 * (Py_ssize_t)sizeof(int32_t)); c++) {
+        if (wires[4 * c] < 0 || wires[4 * c] >= count || wires[4 * c + 1] < 0 || wires[4 * c + 1] >= count ||
+            wires[4 * c] == wires[4 * c + 1]) {
+            PyErr_SetString(PyExc_ValueError, "network names a wire outside the planes.");
+            PyBuffer_Release(network);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 PyDoc_STRVAR(network_median_doc,
@@ -62,38 +110,21 @@ static PyObject *network_median(PyObject *self, PyObject *args) {
     }
     Py_buffer planes, network, out;
     PyObject *result = NULL;
-    if (PyObject_GetBuffer(planes_obj, &planes, PyBUF_STRIDES | PyBUF_FORMAT) < 0) {
+    if (get_planes(planes_obj, &planes) < 0) {
         return NULL;
     }
-    if (PyObject_GetBuffer(network_obj, &network, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+    Py_ssize_t count = planes.shape[0], pixels = planes.shape[1];
+    if (get_network(network_obj, &network, count) < 0) {
         goto release_planes;
     }
     if (PyObject_GetBuffer(out_obj, &out, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
         goto release_network;
     }
-    if (strcmp(planes.format, "f") != 0 || planes.ndim != 2 || planes.strides[1] != (Py_ssize_t)sizeof(float) ||
-        planes.strides[0] % (Py_ssize_t)sizeof(float) != 0 || planes.shape[0] < 1) {
-        PyErr_SetString(PyExc_ValueError, "planes must be float32 (count, pixels) with contiguous rows.");
-        goto release_out;
-    }
-    Py_ssize_t count = planes.shape[0], pixels = planes.shape[1];
     if (strcmp(out.format, "f") != 0 || out.len != pixels * (Py_ssize_t)sizeof(float)) {
         PyErr_SetString(PyExc_ValueError, "out must be float32 with one value per pixel.");
         goto release_out;
     }
-    if (strcmp(network.format, "i") != 0 || network.len % (4 * (Py_ssize_t)sizeof(int32_t)) != 0) {
-        PyErr_SetString(PyExc_ValueError, "network must be int32 rows of 4.");
-        goto release_out;
-    }
     Py_ssize_t comparators = network.len / (4 * (Py_ssize_t)sizeof(int32_t));
-    const int32_t *wires = network.buf;
-    for (Py_ssize_t c = 0; c < comparators; c++) {
-        if (wires[4 * c] < 0 || wires[4 * c] >= count || wires[4 * c + 1] < 0 || wires[4 * c + 1] >= count ||
-            wires[4 * c] == wires[4 * c + 1]) {
-            PyErr_SetString(PyExc_ValueError, "network names a wire outside the planes.");
-            goto release_out;
-        }
-    }
     float *work = malloc((size_t)count * BLOCK * sizeof(float));
     int32_t *has_nan = malloc(BLOCK * sizeof(int32_t));
     if (work == NULL || has_nan == NULL) {
@@ -106,19 +137,12 @@ static PyObject *network_median(PyObject *self, PyObject *args) {
     Py_ssize_t lower = (count - 1) / 2, upper = count / 2;
     const float *source = planes.buf;
     float *target = out.buf;
+    const int32_t *wires = network.buf;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t start = 0; start < pixels; start += BLOCK) {
         Py_ssize_t width = pixels - start < BLOCK ? pixels - start : BLOCK;
-        memset(has_nan, 0, BLOCK * sizeof(int32_t));
-        for (Py_ssize_t f = 0; f < count; f++) {
-            const float *from = source + f * stride + start;
-            float *to = work + f * BLOCK;
-            for (Py_ssize_t i = 0; i < width; i++) {
-                to[i] = from[i];
-                has_nan[i] |= from[i] != from[i];
-            }
-        }
-        run_block(work, count, width, wires, comparators);
+        copy_block(source + start, stride, count, width, work, has_nan);
+        run_block(work, width, wires, comparators);
         const float *low = work + lower * BLOCK, *high = work + upper * BLOCK;
         for (Py_ssize_t i = 0; i < width; i++) {
             float middle = lower == upper ? low[i] : (low[i] + high[i]) * 0.5f;
@@ -139,8 +163,271 @@ release_planes:
     return result;
 }
 
+/* --- sigma clipping ------------------------------------------------------------------------ */
+
+#define MAD_TO_SIGMA 1.4826f
+
+static void sort_floats(float *values, Py_ssize_t n) { /* ascending; no NaNs here */
+    while (n > 16) { /* quicksort on the larger part iteratively, recursion on the smaller */
+        float a = values[0], b = values[n / 2], c = values[n - 1];
+        float pivot = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
+        Py_ssize_t i = 0, j = n - 1;
+        for (;;) {
+            while (values[i] < pivot) i++;
+            while (pivot < values[j]) j--;
+            if (i >= j) break;
+            float swap = values[i];
+            values[i] = values[j];
+            values[j] = swap;
+            i++;
+            j--;
+        }
+        Py_ssize_t split = j + 1;
+        if (split < n - split) {
+            sort_floats(values, split);
+            values += split;
+            n -= split;
+        } else {
+            sort_floats(values + split, n - split);
+            n = split;
+        }
+    }
+    for (Py_ssize_t i = 1; i < n; i++) {
+        float value = values[i];
+        Py_ssize_t j = i;
+        for (; j > 0 && values[j - 1] > value; j--) {
+            values[j] = values[j - 1];
+        }
+        values[j] = value;
+    }
+}
+
+/* The median of sorted[low:high] as numpy's nanmedian gives it in float32. */
+static inline float middle_of(const float *sorted, Py_ssize_t low, Py_ssize_t high) {
+    Py_ssize_t length = high - low;
+    float lower = sorted[low + (length - 1) / 2], upper = sorted[low + length / 2];
+    return length % 2 ? lower : (lower + upper) * 0.5f;
+}
+
+/* Median of |sorted[i] - centre| over the run [low, high), centre being the run's median: the
+ * distances below and above the centre are two ascending lists, merged up to the middle. The
+ * loads are clamped into the run rather than guarded, so the merge compiles to selects. */
+static float mad_of_run(const float *sorted, Py_ssize_t low, Py_ssize_t high, float centre) {
+    Py_ssize_t length = high - low, k_lower = (length - 1) / 2, k_upper = length / 2;
+    Py_ssize_t up = low + length / 2, down = up - 1;
+    float lower = 0.0f, upper = 0.0f;
+    for (Py_ssize_t step = 0; step <= k_upper; step++) {
+        float below_value = centre - sorted[down >= low ? down : low];
+        float above_value = sorted[up < high ? up : high - 1] - centre;
+        float below = down >= low ? below_value : INFINITY;
+        float above = up < high ? above_value : INFINITY;
+        Py_ssize_t take_below = below <= above;
+        float distance = take_below ? below : above;
+        lower = step == k_lower ? distance : lower;
+        upper = step == k_upper ? distance : upper;
+        down -= take_below;
+        up += 1 - take_below;
+    }
+    return length % 2 ? lower : (lower + upper) * 0.5f;
+}
+
+/*
+ * Iterate one pixel's clipping from its first pass and write its mask. `sorted` holds its m finite
+ * samples in ascending order; the first pass used
+ * `centre` and `spread`. Later passes treat the survivors as a run [low, high) of ranks, which is
+ * what clipping keeps, until a pass changes nothing. `mask` gets 1 for each rejected sample (NaN
+ * samples are never rejected).
+ */
+static void finish_pixel(const float *samples, Py_ssize_t stride, Py_ssize_t count, const float *sorted, Py_ssize_t m,
+                         float centre, float spread, float sigma_low, float sigma_high, int max_iterations,
+                         uint8_t *mask, Py_ssize_t mask_stride) {
+    float low_limit = -sigma_low * spread, high_limit = sigma_high * spread;
+    Py_ssize_t below = 0, above = 0;
+    for (Py_ssize_t i = 0; i < m; i++) {
+        float deviation = sorted[i] - centre;
+        below += deviation < low_limit;
+        above += deviation > high_limit;
+    }
+    if (below == 0 && above == 0) return;
+    Py_ssize_t low = below, high = m - above;
+    for (int pass = 1; pass < max_iterations && high > low; pass++) {
+        centre = middle_of(sorted, low, high);
+        spread = mad_of_run(sorted, low, high, centre) * MAD_TO_SIGMA;
+        low_limit = -sigma_low * spread;
+        high_limit = sigma_high * spread;
+        Py_ssize_t new_low = 0, within = 0;
+        for (Py_ssize_t i = 0; i < m; i++) {
+            float deviation = sorted[i] - centre;
+            new_low += deviation < low_limit;
+            within += deviation <= high_limit;
+        }
+        new_low = new_low > low ? new_low : low;
+        Py_ssize_t new_high = within < high ? within : high;
+        if (new_low == low && new_high == high) break;
+        low = new_low;
+        high = new_high;
+    }
+    float kept_min = high > low ? sorted[low] : INFINITY, kept_max = high > low ? sorted[high - 1] : -INFINITY;
+    for (Py_ssize_t f = 0; f < count; f++) {
+        float value = samples[f * stride];
+        mask[f * mask_stride] = value == value && (value < kept_min || value > kept_max);
+    }
+}
+
+/* A pixel with NaN samples (or NaN statistics): sort its finite samples and take the first pass's
+ * median and MAD as nanmedian would (NaN distances, which only an infinite centre makes, left out). */
+static void clip_pixel_with_nans(const float *samples, Py_ssize_t stride, Py_ssize_t count, float sigma_low,
+                                 float sigma_high, int max_iterations, float *sorted, float *distances,
+                                 uint8_t *mask, Py_ssize_t mask_stride) {
+    Py_ssize_t m = 0;
+    for (Py_ssize_t f = 0; f < count; f++) {
+        float value = samples[f * stride];
+        if (value == value) sorted[m++] = value;
+    }
+    if (m == 0) return;
+    sort_floats(sorted, m);
+    float centre = middle_of(sorted, 0, m);
+    Py_ssize_t d = 0;
+    for (Py_ssize_t i = 0; i < m; i++) {
+        float distance = fabsf(sorted[i] - centre);
+        if (distance == distance) distances[d++] = distance;
+    }
+    if (d == 0) return;
+    sort_floats(distances, d);
+    float spread = middle_of(distances, 0, d) * MAD_TO_SIGMA;
+    finish_pixel(samples, stride, count, sorted, m, centre, spread, sigma_low, sigma_high, max_iterations, mask,
+                 mask_stride);
+}
+
+PyDoc_STRVAR(sigma_clip_doc,
+"sigma_clip(planes, sorting_network, median_network, sigma_low, sigma_high, max_iterations, mask)\n\n"
+"Iterative median/MAD sigma clipping of every pixel of ``planes`` (float32, (count, pixels), rows\n"
+"contiguous): ``mask`` (bool or uint8, (count, pixels), contiguous) gets True for rejected samples.\n"
+"The first pass sorts blocks of pixels with the sorting network and takes the MAD with the median\n"
+"network; pixels that lose a sample are then iterated one by one on their sorted samples, and\n"
+"pixels with NaN samples or statistics are redone from scratch.");
+
+static PyObject *sigma_clip(PyObject *self, PyObject *args) {
+    PyObject *planes_obj, *sort_obj, *median_obj, *mask_obj;
+    float sigma_low, sigma_high;
+    int max_iterations;
+    if (!PyArg_ParseTuple(args, "OOOffiO", &planes_obj, &sort_obj, &median_obj, &sigma_low, &sigma_high,
+                          &max_iterations, &mask_obj)) {
+        return NULL;
+    }
+    if (!(sigma_low > 0.0f) || !(sigma_high > 0.0f) || max_iterations < 1) {
+        PyErr_SetString(PyExc_ValueError, "sigma_low and sigma_high must be positive, max_iterations at least 1.");
+        return NULL;
+    }
+    Py_buffer planes, sorter, median, mask;
+    PyObject *result = NULL;
+    if (get_planes(planes_obj, &planes) < 0) {
+        return NULL;
+    }
+    Py_ssize_t count = planes.shape[0], pixels = planes.shape[1];
+    if (get_network(sort_obj, &sorter, count) < 0) {
+        goto release_planes;
+    }
+    if (get_network(median_obj, &median, count) < 0) {
+        goto release_sorter;
+    }
+    if (PyObject_GetBuffer(mask_obj, &mask, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+        goto release_median;
+    }
+    if ((strcmp(mask.format, "?") != 0 && strcmp(mask.format, "B") != 0) || mask.len != count * pixels) {
+        PyErr_SetString(PyExc_ValueError, "mask must be bool with one value per sample.");
+        goto release_mask;
+    }
+    Py_ssize_t sort_size = sorter.len / (4 * (Py_ssize_t)sizeof(int32_t));
+    Py_ssize_t median_size = median.len / (4 * (Py_ssize_t)sizeof(int32_t));
+    /* two work areas (sorted samples, distances), one pixel's samples and distances, and
+     * per-pixel statistics and flags for a block */
+    float *ordered = malloc((size_t)count * BLOCK * sizeof(float));
+    float *distances = malloc((size_t)count * BLOCK * sizeof(float));
+    float *column = malloc((size_t)(2 * count) * sizeof(float));
+    float *centres = malloc(2 * BLOCK * sizeof(float)), *spreads = centres + BLOCK;
+    int32_t *has_nan = malloc(2 * BLOCK * sizeof(int32_t)), *revisit = has_nan + BLOCK;
+    if (ordered == NULL || distances == NULL || column == NULL || centres == NULL || has_nan == NULL) {
+        free(ordered);
+        free(distances);
+        free(column);
+        free(centres);
+        free(has_nan);
+        PyErr_NoMemory();
+        goto release_mask;
+    }
+    Py_ssize_t stride = planes.strides[0] / (Py_ssize_t)sizeof(float);
+    Py_ssize_t lower = (count - 1) / 2, upper = count / 2;
+    const float *source = planes.buf;
+    uint8_t *flags = mask.buf;
+    Py_BEGIN_ALLOW_THREADS
+    memset(flags, 0, (size_t)(count * pixels));
+    for (Py_ssize_t start = 0; start < pixels; start += BLOCK) {
+        Py_ssize_t width = pixels - start < BLOCK ? pixels - start : BLOCK;
+        copy_block(source + start, stride, count, width, ordered, has_nan);
+        run_block(ordered, width, sorter.buf, sort_size); /* every pixel's samples, sorted */
+        const float *low = ordered + lower * BLOCK, *high = ordered + upper * BLOCK;
+        for (Py_ssize_t i = 0; i < width; i++) {
+            centres[i] = lower == upper ? low[i] : (low[i] + high[i]) * 0.5f;
+        }
+        for (Py_ssize_t f = 0; f < count; f++) { /* distances from the centre; their median is the MAD */
+            const float *from = source + f * stride + start;
+            float *to = distances + f * BLOCK;
+            for (Py_ssize_t i = 0; i < width; i++) {
+                to[i] = fabsf(from[i] - centres[i]);
+            }
+        }
+        run_block(distances, width, median.buf, median_size);
+        const float *mad_low = distances + lower * BLOCK, *mad_high = distances + upper * BLOCK;
+        for (Py_ssize_t i = 0; i < width; i++) {
+            spreads[i] = (lower == upper ? mad_low[i] : (mad_low[i] + mad_high[i]) * 0.5f) * MAD_TO_SIGMA;
+            /* NaN samples or statistics: the networks' answers are not nanmedian's; redo the pixel */
+            has_nan[i] |= !isfinite(centres[i]) || spreads[i] != spreads[i];
+            revisit[i] = has_nan[i];
+        }
+        for (Py_ssize_t f = 0; f < count; f++) { /* does any sample fall outside the limits? */
+            const float *from = source + f * stride + start;
+            for (Py_ssize_t i = 0; i < width; i++) {
+                float deviation = from[i] - centres[i];
+                revisit[i] |= (deviation < -sigma_low * spreads[i]) | (deviation > sigma_high * spreads[i]);
+            }
+        }
+        for (Py_ssize_t i = 0; i < width; i++) {
+            if (!revisit[i]) continue;
+            if (has_nan[i]) {
+                clip_pixel_with_nans(source + start + i, stride, count, sigma_low, sigma_high, max_iterations,
+                                     column, column + count, flags + start + i, pixels);
+                continue;
+            }
+            for (Py_ssize_t r = 0; r < count; r++) {
+                column[r] = ordered[r * BLOCK + i];
+            }
+            finish_pixel(source + start + i, stride, count, column, count, centres[i], spreads[i], sigma_low,
+                         sigma_high, max_iterations, flags + start + i, pixels);
+        }
+    }
+    Py_END_ALLOW_THREADS
+    free(ordered);
+    free(distances);
+    free(column);
+    free(centres);
+    free(has_nan);
+    result = Py_NewRef(Py_None);
+
+release_mask:
+    PyBuffer_Release(&mask);
+release_median:
+    PyBuffer_Release(&median);
+release_sorter:
+    PyBuffer_Release(&sorter);
+release_planes:
+    PyBuffer_Release(&planes);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"network_median", network_median, METH_VARARGS, network_median_doc},
+    {"sigma_clip", sigma_clip, METH_VARARGS, sigma_clip_doc},
     {NULL, NULL, 0, NULL},
 };
 

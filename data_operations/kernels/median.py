@@ -64,12 +64,11 @@ def _sorted_median(band: np.ndarray, out: np.ndarray) -> None:
 
 
 @lru_cache(maxsize=64)
-def median_network(count: int) -> tuple[tuple[int, int, bool, bool], ...]:
-    """Comparators ``(i, j, keep_min, keep_max)`` that leave the median wires of ``count`` inputs sorted.
+def sorting_network(count: int) -> tuple[tuple[int, int], ...]:
+    """Comparators ``(i, j)`` (min to wire i, max to wire j) that sort ``count`` inputs.
 
-    Batcher's odd-even merge sort on the next power of two, minus comparators touching the padding
-    wires (implicit +inf, never swapped), minus those no median wire depends on; ``keep_min`` /
-    ``keep_max`` say which of a comparator's two outputs is still needed downstream.
+    Batcher's odd-even merge sort on the next power of two, minus the comparators touching the
+    padding wires (implicit +inf, never swapped).
     """
     size = 1
     while size < count:
@@ -85,10 +84,19 @@ def median_network(count: int) -> tuple[tuple[int, int, bool, bool], ...]:
                         comparators.append((i + j, i + j + sub))
             sub //= 2
         step *= 2
-    comparators = [(a, b) for a, b in comparators if b < count]
+    return tuple((a, b) for a, b in comparators if b < count)
+
+
+@lru_cache(maxsize=64)
+def median_network(count: int) -> tuple[tuple[int, int, bool, bool], ...]:
+    """Comparators ``(i, j, keep_min, keep_max)`` that leave the median wires of ``count`` inputs sorted.
+
+    The sorting network minus the comparators no median wire depends on; ``keep_min`` /
+    ``keep_max`` say which of a comparator's two outputs is still needed downstream.
+    """
     needed = {(count - 1) // 2, count // 2}
     kept: list[tuple[int, int, bool, bool]] = []
-    for low, high in reversed(comparators):
+    for low, high in reversed(sorting_network(count)):
         keep_min, keep_max = low in needed, high in needed
         if keep_min or keep_max:
             kept.append((low, high, keep_min, keep_max))
@@ -97,9 +105,10 @@ def median_network(count: int) -> tuple[tuple[int, int, bool, bool], ...]:
 
 
 @lru_cache(maxsize=64)
-def _network_table(count: int) -> np.ndarray:
-    """``median_network(count)`` as the int32 (comparators, 4) table the C kernel reads."""
-    table = np.array(median_network(count), dtype=np.int32).reshape(-1, 4)
+def network_table(count: int, *, sort: bool = False) -> np.ndarray:
+    """The median network (or with ``sort`` the whole sorting network) as the C kernels' int32 table."""
+    rows = [(low, high, True, True) for low, high in sorting_network(count)] if sort else median_network(count)
+    table = np.array(rows, dtype=np.int32).reshape(-1, 4)
     table.flags.writeable = False
     return table
 
@@ -112,7 +121,7 @@ def _network_median(band: np.ndarray, out: np.ndarray) -> None:
         planes = np.ascontiguousarray(planes)
     contiguous = out.flags.c_contiguous
     target = out.reshape(rows * cols) if contiguous else np.empty(rows * cols, np.float32)
-    network_median(planes, _network_table(count), target)
+    network_median(planes, network_table(count), target)
     if not contiguous:
         out[...] = target.reshape(rows, cols)
     nan_pixels = np.isnan(out)
