@@ -159,6 +159,7 @@ def test_sigma_clip_matches_astropy_over_many_blocks(frames):
 
 def test_sigma_clip_kernel_refuses_bad_arguments():
     from data_operations.kernels._network import sigma_clip
+
     from data_operations.kernels.median import network_table
 
     planes = np.zeros((3, 10), dtype=np.float32)
