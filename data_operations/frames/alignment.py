@@ -29,6 +29,7 @@ import numpy as np
 from astropy.io import fits
 
 from data_operations.errors import OperationError
+from data_operations.frames.gnomonic import GnomonicProjection
 from data_operations.frames.reader import FrameInfo, FrameStack
 from data_operations.frames.single import read_image
 
@@ -101,22 +102,39 @@ def pointing_offsets(frames: Sequence[FrameInfo], shape: tuple[int, int]) -> dic
     the same sky in every frame; the result maps each frame that has a WCS (after the first) to the
     distance between its sky position and the first frame's. Empty when the first has no WCS.
     """
-    reference = celestial_wcs(frames[0].header)
+    centre = ((shape[1] - 1) / 2.0, (shape[0] - 1) / 2.0)
+    reference = _sky_and_scale(frames[0].header, centre)
     if reference is None:
         return {}
-    centre = ((shape[1] - 1) / 2.0, (shape[0] - 1) / 2.0)
-    ra0, dec0 = (math.radians(value) for value in reference.pixel_to_world_values(*centre))
-    scale = math.radians(pixel_scale_degrees(reference))
+    (ra0, dec0), scale = reference
     offsets: dict[str, float] = {}
     for frame in frames[1:]:
-        wcs = celestial_wcs(frame.header)
-        if wcs is None:
+        position = _sky_and_scale(frame.header, centre)
+        if position is None:
             continue
-        ra, dec = (math.radians(value) for value in wcs.pixel_to_world_values(*centre))
-        separation = math.acos(min(1.0, math.sin(dec0) * math.sin(dec)
-                                   + math.cos(dec0) * math.cos(dec) * math.cos(ra - ra0)))
+        (ra, dec), _ = position
+        haversine = math.sin((dec - dec0) / 2) ** 2 + math.cos(dec0) * math.cos(dec) * math.sin((ra - ra0) / 2) ** 2
+        separation = 2 * math.asin(min(1.0, math.sqrt(haversine)))  # precise for small angles, unlike acos
         offsets[frame.display_name] = separation / scale
     return offsets
+
+
+def _sky_and_scale(header: fits.Header, pixel: tuple[float, float]) -> tuple[tuple[float, float], float] | None:
+    """((ra, dec) of the 0-based ``pixel``, pixel scale), all in radians; None without a usable WCS.
+
+    Plain TAN headers are converted from their keywords, which spares importing astropy's WCS.
+    """
+    projection = GnomonicProjection.from_header(header)
+    if projection is not None:
+        ra, dec = projection.sky(*pixel)
+        scale = projection.pixel_scale_degrees
+    else:
+        wcs = celestial_wcs(header)
+        if wcs is None:
+            return None
+        ra, dec = (float(value) for value in wcs.pixel_to_world_values(*pixel))
+        scale = pixel_scale_degrees(wcs)
+    return (math.radians(ra), math.radians(dec)), math.radians(scale)
 
 
 def unaligned_pointing_warning(frames: Sequence[FrameInfo], shape: tuple[int, int], hint: str) -> str | None:
