@@ -7,6 +7,7 @@ the samples rejected at each pixel.
 """
 from __future__ import annotations
 
+import math
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -21,10 +22,10 @@ from data_operations.frames.alignment import open_frames, unaligned_pointing_war
 from data_operations.kernels.combine import (
     COMBINE_METHODS,
     REJECTION_METHODS,
-    WORKING_COPIES,
     combine_band,
     rejected_counts,
     rejection_mask,
+    working_copies,
 )
 from data_operations.kernels.threads import core_count, split_rows
 from data_operations.products import build_output_header, shared_metadata
@@ -125,7 +126,7 @@ class Combine(ImageOperation):
 
             rejected = np.zeros((ny, nx), dtype=np.int16)
             rows = efficient_band_rows(context.memory_budget_bytes - rejected.nbytes,
-                                       stack.count * WORKING_COPIES // 2, nx)
+                                       math.ceil(stack.count * (1 + working_copies(method, rejection))), nx)
             report = progress_span(context, combine_start, COMBINE_END)
             with ImageProductWriter(stack.shape, header, stem=OUTPUT_STEM, temp_dir=context.temp_dir,
                                     provenance=context.provenance, inputs=basenames, metadata=metadata) as product:

@@ -19,16 +19,26 @@ from __future__ import annotations
 
 import numpy as np
 
-from data_operations.kernels._network import sigma_clip
+from data_operations.kernels._network import kept_sums, sigma_clip
 from data_operations.kernels.median import nanmedian_band, network_table
 
 COMBINE_METHODS = ("mean", "median", "sum")
 REJECTION_METHODS = ("none", "sigma_clip", "minmax")
 MAX_CLIP_ITERATIONS = 10
 MINMAX_MIN_SAMPLES = 3
-# Band-sized float32 arrays alive at once while clipping and combining: the band itself, the
-# kept copy, the deviations and their absolute values, and the median kernel's sorted copy.
-WORKING_COPIES = 5
+
+
+def working_copies(method: str, rejection: str) -> float:
+    """Memory that rejecting and combining one band takes beyond the band, in band-sized float32 arrays.
+
+    The bool rejection mask is a quarter of the band (the C kernels' own buffers are per block of
+    pixels); the median of kept samples copies the band with NaNs in place of the rejected; the
+    min/max search makes two filled copies and a finite-mask.
+    """
+    copies = 0.0 if rejection == "none" else 0.25
+    copies += 2.25 if rejection == "minmax" else 0.0
+    copies += 1.0 if method == "median" and rejection != "none" else 0.0
+    return copies
 
 
 def _check_band(band: np.ndarray) -> None:
@@ -112,11 +122,13 @@ def combine_band(band: np.ndarray, method: str, rejected: np.ndarray | None = No
     if method == "median":
         kept = band if rejected is None else np.where(rejected, np.float32(np.nan), band)
         return nanmedian_band(kept, out=out)
-    keep = np.isfinite(band)
-    if rejected is not None:
-        keep &= ~rejected
-    kept_count = np.count_nonzero(keep, axis=0)
-    total = np.add.reduce(band, axis=0, dtype=np.float64, where=keep, initial=0.0)
+    planes = band.reshape(count, rows * cols).astype(np.float32, copy=False)
+    if planes.strides[1] != planes.itemsize:
+        planes = np.ascontiguousarray(planes)
+    mask = None if rejected is None else np.ascontiguousarray(rejected, dtype=bool).reshape(count, rows * cols)
+    total = np.empty((rows, cols), dtype=np.float64)
+    kept_count = np.empty((rows, cols), dtype=np.int32)
+    kept_sums(planes, mask, total.reshape(-1), kept_count.reshape(-1))  # float64, in frame order
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = total / kept_count
     if method == "mean":

@@ -170,3 +170,24 @@ def test_sigma_clip_kernel_refuses_bad_arguments():
         sigma_clip(planes, network_table(3, sort=True), network_table(3), 3.0, 3.0, 10, mask[:2])
     with pytest.raises(ValueError, match="network names a wire outside the planes"):
         sigma_clip(planes, network_table(4, sort=True), network_table(3), 3.0, 3.0, 10, mask)
+
+
+@pytest.mark.parametrize("frames", [1, 3, 10, 30])
+def test_mean_and_sum_equal_numpy_float64_reductions(frames):
+    """Kept samples summed in float64 in frame order: bit-identical to numpy's masked add.reduce."""
+    rng = np.random.default_rng(frames)
+    band = rng.normal(100.0, 50.0, size=(frames, 9, 333)).astype(np.float32)
+    band[rng.random(band.shape) < 0.05] = np.nan
+    band[rng.random(band.shape) < 0.01] = np.inf
+    band[rng.random(band.shape) < 0.01] = -np.inf
+    band[:, 0, 0] = np.nan
+    for rejected in (None, sigma_clip_mask(band)):
+        keep = np.isfinite(band) if rejected is None else np.isfinite(band) & ~rejected
+        kept = np.count_nonzero(keep, axis=0)
+        total = np.add.reduce(band, axis=0, dtype=np.float64, where=keep, initial=0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = (total / kept).astype(np.float32)
+            plain_or_scaled = np.where(kept == frames, total, total / kept * frames).astype(np.float32)
+        np.testing.assert_array_equal(combine_band(band, "mean", rejected), mean)
+        np.testing.assert_array_equal(combine_band(band, "sum", rejected), plain_or_scaled)
+        assert np.isnan(combine_band(band, "mean", rejected)[0, 0])
