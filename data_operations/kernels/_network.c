@@ -20,8 +20,16 @@
 
 #define BLOCK 256 /* pixels per block: 30 inputs x 256 x 4 bytes stay in L1 */
 
+/* The vector loops are built twice on x86-64, for AVX2 and for the baseline, and the loader
+ * picks the one the CPU runs (GCC function multiversioning). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define VECTOR_CLONES
+#endif
+
 /* Every comparator of the network over `width` pixels of `work` (one BLOCK-long row per wire). */
-static void run_block(float *work, Py_ssize_t width, const int32_t *network, Py_ssize_t comparators) {
+VECTOR_CLONES static void run_block(float *work, Py_ssize_t width, const int32_t *network, Py_ssize_t comparators) {
     for (Py_ssize_t c = 0; c < comparators; c++) {
         const int32_t *comparator = network + 4 * c;
         float *restrict a = work + (Py_ssize_t)comparator[0] * BLOCK;
@@ -50,7 +58,7 @@ static void run_block(float *work, Py_ssize_t width, const int32_t *network, Py_
 }
 
 /* Copy `width` pixels of each of `count` planes (`stride` floats apart) into `work`; flag NaNs. */
-static void copy_block(const float *source, Py_ssize_t stride, Py_ssize_t count, Py_ssize_t width, float *work,
+VECTOR_CLONES static void copy_block(const float *source, Py_ssize_t stride, Py_ssize_t count, Py_ssize_t width, float *work,
                        int32_t *has_nan) {
     memset(has_nan, 0, BLOCK * sizeof(int32_t));
     for (Py_ssize_t f = 0; f < count; f++) {
