@@ -20,7 +20,6 @@ import re
 import shutil
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -146,19 +145,6 @@ def unaligned_pointing_warning(frames: Sequence[FrameInfo], shape: tuple[int, in
     names = ", ".join(off_target)
     return (f"The frames point at different sky positions (up to {max(off_target.values()):.1f} pixels "
             f"from the first frame: {names}) but were combined pixel by pixel without alignment. {hint}")
-
-
-def pointing_check_in_background(frames: Sequence[FrameInfo], shape: tuple[int, int], hint: str) -> Future:
-    """``unaligned_pointing_warning`` started on its own thread; ``.result()`` gives the sentence or None.
-
-    Most of its cost is importing and parsing astropy's WCS machinery (~0.25 s), which can run
-    while the bands are decoded and combined instead of after them.
-    """
-    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pointing-check")
-    try:
-        return executor.submit(unaligned_pointing_warning, frames, shape, hint)
-    finally:
-        executor.shutdown(wait=False)
 
 
 # --- the target grid ------------------------------------------------------------------------------
