@@ -3,10 +3,12 @@
 Archive frames are Rice-compressed, quantised float32 images tiled one row per tile (fpack's
 layout), and our own products are GZIP_2 row tiles. astropy decodes such an image tile by tile
 through several Python calls per tile while holding the GIL, which is most of its decode time and
-serialises threads. Here a band of rows is read from the heap with one ``pread``, each tile goes
-through one C call that releases the GIL (astropy's Rice codec, or ISA-L's inflate), and the
-unquantising, un-shuffling and blank handling are done once per band with numpy. So several threads
-decode in parallel inside one process, and the values are exactly those astropy returns.
+serialises threads. Here a band of rows is read from the heap with one ``pread``. Quantised Rice
+tiles then go through one C call per band (``_rice.c``) that decodes and unquantises every tile
+with the GIL released; other tiles go through one GIL-releasing C call per tile (astropy's Rice
+codec, or ISA-L's inflate), and the unquantising, un-shuffling and blank handling are done once per
+band with numpy. So several threads decode in parallel inside one process, and the values are
+exactly those astropy returns.
 
 Only the layouts above are handled (``RICE_1``/``GZIP_1``/``GZIP_2``, float32, tiles spanning whole
 rows); ``TiledImage.open`` returns ``None`` for anything else, and the caller falls back to
