@@ -1,6 +1,6 @@
 """Benchmark of the Median pipeline against a reference-style baseline and the decode+write floor.
 
-    python -m bench run --size 10x4096 --size 30x3072x2048 --runs 3
+    python -m bench run --size 10x4096 --size 30x3072x2048 --runs 3   # options go before or after the command
     python -m bench run --quick                    # a tiny size, as CI runs it
     python -m bench scaling --side 2048 --frames 2,10,50,100,200
 
@@ -116,24 +116,41 @@ def command_scaling(args: argparse.Namespace) -> None:
         print(f"fitted wall time = {intercept:.2f} s + {slope * 1000:.0f} ms per {args.side}x{args.side} frame")
 
 
-def main(argv: list[str] | None = None) -> None:
+def _add_common_options(parser: argparse.ArgumentParser, with_defaults: bool) -> None:
+    def default(value: object) -> object:
+        return value if with_defaults else argparse.SUPPRESS
+
+    parser.add_argument("--data-dir", type=Path, default=default(DEFAULT_DATA_DIR),
+                        help="frame cache directory")
+    parser.add_argument("--runs", type=int, default=default(3),
+                        help="fresh-process runs per measurement (median)")
+    parser.add_argument("--settle", type=float, default=default(15.0),
+                        help="idle seconds before each run, so it starts on cold memory (0: back to back)")
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="frame cache directory")
-    parser.add_argument("--runs", type=int, default=3, help="fresh-process runs per measurement (median)")
-    parser.add_argument("--settle", type=float, default=15.0,
-                        help="idle seconds before each run, so it starts on cold memory (0: back to back)")
+    _add_common_options(parser, with_defaults=True)
+    # The same options after the command name too (``run --runs 1``); there they only override.
+    common = argparse.ArgumentParser(add_help=False)
+    _add_common_options(common, with_defaults=False)
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="ours vs baseline vs floor for given sizes")
+    run = commands.add_parser("run", parents=[common], help="ours vs baseline vs floor for given sizes")
     run.add_argument("--size", action="append", help="NxSIDE or NxWIDTHxHEIGHT; repeatable")
     run.add_argument("--quick", action="store_true", help=f"one tiny size ({QUICK_SIZE}), for CI")
     run.add_argument("--pipelines", default="baseline,ours,floor")
     run.set_defaults(handler=command_run)
-    scaling = commands.add_parser("scaling", help="time and memory of ours against the number of frames")
+    scaling = commands.add_parser("scaling", parents=[common],
+                                  help="time and memory of ours against the number of frames")
     scaling.add_argument("--side", type=int, default=2048)
     scaling.add_argument("--frames", default="2,10,50,100,200")
     scaling.set_defaults(handler=command_scaling)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     args.handler(args)
 
 

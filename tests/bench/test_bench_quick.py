@@ -3,6 +3,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench.__main__ import build_parser
 from bench.data import frame_path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,3 +27,12 @@ def test_quick_benchmark_prints_the_table(tmp_path):
         # Every pipeline but the baselines is compared with its own baseline.
         assert (row[7].strip() == "") == row[2].strip().startswith("baseline")
     assert [frame_path(tmp_path, (256, 256), index).exists() for index in range(4)] == [True, True, True, False]
+
+
+def test_common_options_go_before_or_after_the_command():
+    before = build_parser().parse_args(["--runs", "1", "--settle", "0", "run", "--quick"])
+    after = build_parser().parse_args(["run", "--quick", "--runs", "1", "--settle", "0"])
+    default = build_parser().parse_args(["scaling"])
+    assert (before.runs, before.settle) == (1, 0.0)
+    assert (after.runs, after.settle) == (1, 0.0)
+    assert (default.runs, default.settle) == (3, 15.0)
