@@ -1,7 +1,7 @@
 """Subtraction: one frame subtracted from each input, one product per input.
 
-Each input and the subtraction frame are read together band by band over their common region
-(cropped from the origin when their sizes differ).
+Each input and the subtraction frame are cropped to their common region from the origin when
+their sizes differ.
 """
 from __future__ import annotations
 
@@ -9,18 +9,18 @@ from typing import Any
 
 import numpy as np
 
-from data_operations._image_operation import ImageOperation, progress_span
-from data_operations.base import OperationResult, fits_input
-from data_operations.context import OperationContext
-from data_operations.frames import FrameStack, efficient_band_rows
-from data_operations.frames.alignment import unaligned_pointing_warning
-from data_operations.products import build_output_header, shared_metadata
-from data_operations.products.image_product import write_image_product
-
-FETCH_END = 0.2
+from data_operations.base import fits_input
+from data_operations.frames import FrameInfo
+from data_operations.framework import FrameByFrameOperation, FrameProduct
 
 
-class Subtraction(ImageOperation):
+class Subtraction(FrameByFrameOperation):
+    reference_keys = ("subtraction_file",)
+    output_stem = "subtracted"
+    product_noun = "difference"
+    progress_verb = "Subtracting from"
+    unaligned_hint = "The difference will show residuals of misaligned sources."
+
     @staticmethod
     def name() -> str:
         return "Subtraction"
@@ -41,35 +41,7 @@ class Subtraction(ImageOperation):
             ),
         })
 
-    def operate(self, context: OperationContext) -> OperationResult:
-        paths, basenames = self.fetch(context, "input_files", start=0.0, end=FETCH_END * 0.9)
-        [subtrahend_path], [subtrahend_name] = self.fetch(context, "subtraction_file", start=FETCH_END * 0.9,
-                                                          end=FETCH_END, label="subtraction file")
-        report = progress_span(context, FETCH_END, 1.0)
-        outputs, warnings = [], []
-        for position, (path, basename) in enumerate(zip(paths, basenames, strict=True)):
-            step = f"Subtracting {subtrahend_name} from frame {position + 1} of {len(paths)} ({basename})."
-            report(position / len(paths), step)
-            with FrameStack([path, subtrahend_path], [basename, subtrahend_name]) as pair:
-                self.admit(context, shape=pair.shape, frame_count=2)
-                ny, nx = pair.shape
-                difference = np.empty((ny, nx), dtype=np.float32)
-                rows = efficient_band_rows(context.memory_budget_bytes - difference.nbytes, 2, nx)
-                for y0, y1, band in pair.bands(rows):
-                    np.subtract(band[0], band[1], out=difference[y0:y1])
-                header = build_output_header(pair.headers[0])
-                metadata = shared_metadata(pair.headers)
-                if pair.cropped:
-                    warnings.append(f"{basename}: " + self.note_crop(header, pair.shape, "difference"))
-                pointing = unaligned_pointing_warning(pair.frames, pair.shape,
-                                                      "The difference will show residuals of misaligned sources.")
-                if pointing:
-                    warnings.append(f"{basename}: {pointing}")
-            header["DLSUBTR"] = (subtrahend_name, "Frame subtracted")
-            outputs.append(write_image_product(
-                difference, header, stem=f"subtracted-{position + 1}", temp_dir=context.temp_dir,
-                provenance=context.provenance, inputs=[basename, subtrahend_name], metadata=metadata,
-            ))
-            del difference
-        report(1.0, "Done.")
-        return OperationResult(output_files=outputs, warnings=warnings)
+    def process(self, image: np.ndarray, frame: FrameInfo, references: list[np.ndarray]) -> FrameProduct:
+        [subtrahend] = references
+        np.subtract(image, subtrahend, out=image)
+        return FrameProduct(image, {"DLSUBTR": (self.files("subtraction_file")[0]["basename"], "Frame subtracted")})

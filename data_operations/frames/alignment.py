@@ -375,12 +375,3 @@ def _covered_box(target: np.ndarray) -> tuple[int, int, int, int] | None:
     rows = np.flatnonzero(rows_with_data)
     cols = np.flatnonzero(cols_with_data)
     return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
-
-
-def open_frames(paths: Sequence[Path], names: Sequence[str], *, align: str, workdir: Path,
-                memory_budget_bytes: int, progress: ProgressCallback | None = None) -> FrameStack | AlignedStack:
-    """``FrameStack`` for ``align == "none"``, else an ``AlignedStack`` on the first frame's grid."""
-    if align == "wcs":
-        return AlignedStack(paths, names, workdir=workdir, memory_budget_bytes=memory_budget_bytes,
-                            progress=progress)
-    return FrameStack(paths, names)
