@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # astropy.wcs pulls in astropy.coordinates (~0.15 s): importe
     from astropy.wcs import WCS
 
 FLOAT32_BYTES = 4
+NO_OVERLAP_MESSAGE = "The frames do not all overlap on the sky; there is no common region."
 # Bytes per output pixel that reproject_interp holds while reprojecting one block of rows:
 # output and input pixel coordinates and the world coordinates between them, in float64.
 REPROJECT_BYTES_PER_PIXEL = 160
@@ -259,16 +260,16 @@ class AlignedStack:
         self._origin = (0, 0)
         self.shape: tuple[int, int] = (grid_ny, grid_nx)
         self.wcs = self.grid.wcs
+        if any(box is None for box in coverage):  # a frame of another field: nothing to combine it with
+            raise OperationError(NO_OVERLAP_MESSAGE)
         if not crop_to_common:
             return
-        if any(box is None for box in coverage):
-            raise OperationError("The frames do not all overlap on the sky; there is no common region.")
         y0 = max(box[0] for box in coverage)
         y1 = min(box[1] for box in coverage)
         x0 = max(box[2] for box in coverage)
         x1 = min(box[3] for box in coverage)
         if y1 <= y0 or x1 <= x0:
-            raise OperationError("The frames do not all overlap on the sky; there is no common region.")
+            raise OperationError(NO_OVERLAP_MESSAGE)
         self._origin = (y0, x0)
         self.shape = (y1 - y0, x1 - x0)
         self.wcs = self.grid.wcs.slice((slice(y0, y1), slice(x0, x1)))
