@@ -12,8 +12,10 @@ import pytest
 from alignment_helpers import BACKGROUND, STAR_PEAK
 from astropy.io import fits
 from astropy.wcs import WCS
+from PIL import Image
 from reproject import reproject_interp
 
+from data_operations.color_image import ColorImage
 from data_operations.combine import Combine
 from data_operations.errors import OperationError
 from data_operations.median import Median
@@ -138,3 +140,24 @@ def test_align_wcs_refuses_frames_of_different_fields(operation_class, write_fra
     with pytest.raises(OperationError) as refused:
         operation_class({"input_files": items, "align": "wcs"}).operate(make_context(files))
     assert str(refused.value) == "The frames do not all overlap on the sky; there is no common region."
+
+
+def test_color_image_channels_equal_reproject_interp_then_composite(dithered, make_context):
+    """Single-colour channels: each component is its channel reprojected onto the first and stretched."""
+    names = list(dithered)[1:]  # shifted (the grid), rotated, distorted
+    colors = [{"r": 255, "g": 0, "b": 0}, {"r": 0, "g": 255, "b": 0}, {"r": 0, "g": 0, "b": 255}]
+    zmin, zmax = BACKGROUND, BACKGROUND + STAR_PEAK / 2
+    items = [{"source": "archive", "basename": name, "color": color, "zmin": zmin, "zmax": zmax}
+             for name, color in zip(names, colors, strict=True)]
+    result = ColorImage({"color_channels": items}).operate(make_context(dithered))
+
+    with Image.open(result.output_files[0].tif_path) as picture:
+        rgb = np.asarray(picture)[::-1].astype(np.float64)  # FITS orientation
+    with fits.open(dithered[names[0]]) as hdul:
+        grid = WCS(hdul["SCI"].header)
+    channels = reprojected_onto({name: dithered[name] for name in names}, grid, SHAPE)
+    expected = np.clip((channels - zmin) / (zmax - zmin), 0, 1) * 255
+    inner = (slice(INTERIOR, -INTERIOR), slice(INTERIOR, -INTERIOR))
+    for component in range(3):
+        difference = np.abs(rgb[..., component][inner] - expected[component][inner])
+        assert difference.max() <= 1.0  # 8-bit rounding of a value within 1e-3 relative
