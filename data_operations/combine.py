@@ -23,6 +23,10 @@ from data_operations.kernels.combine import (
 )
 
 REJECTED_EXTENSION = "REJECTED"
+# What COMBMETH says: the sum with rejection is scaled to every frame, and the header names it so.
+SCALED_SUM = "scaled-sum"
+COMBINATION_COMMENTS = {"mean": "Mean of the kept samples", "median": "Median of the kept samples",
+                        "sum": "Mean of the kept samples x NCOMBINE"}
 
 
 class Combine(StackOperation):
@@ -54,7 +58,9 @@ class Combine(StackOperation):
             "input_files": fits_input("Input Files", "The frames to combine", minimum=2, maximum=999),
             "method": {
                 "name": "Method",
-                "description": "How the kept samples of each pixel are combined",
+                "description": "How the kept samples of each pixel are combined. 'sum' is a sum scaled to all "
+                               "frames (the mean of the kept samples times the number of frames), so pixels "
+                               "that lost samples to rejection or NaN stay comparable with the rest",
                 "type": "select",
                 "options": list(COMBINE_METHODS),
                 "default": "mean",
@@ -87,7 +93,8 @@ class Combine(StackOperation):
         return working_copies(self.value("method"), self.value("rejection"))
 
     def output_keywords(self, stack) -> Keywords:
-        keywords = {"COMBMETH": (self.value("method"), "Combination of the kept samples"),
+        method = self.value("method")
+        keywords = {"COMBMETH": (SCALED_SUM if method == "sum" else method, COMBINATION_COMMENTS[method]),
                     "REJECT": (self.value("rejection"), "Outlier rejection")}
         if self.value("rejection") == "sigma_clip":
             keywords["SIGLOW"] = (float(self.value("sigma_low")), "Lower clipping threshold (sigma)")

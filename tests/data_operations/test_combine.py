@@ -82,6 +82,7 @@ def test_minmax_median_and_sum_of_integer_frames_with_nans(write_frame, make_con
         output = Combine({"input_files": items(*names), "method": method, "rejection": "minmax"}
                          ).operate(context).output_files[0]
         with fits.open(output.fits_path) as hdul:
+            assert hdul["SCI"].header["COMBMETH"] == {"sum": "scaled-sum"}.get(method, method)
             return hdul["SCI"].data, hdul["REJECTED"].data
 
     mean, rejected = run("mean")
