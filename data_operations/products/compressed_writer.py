@@ -22,9 +22,10 @@ import io
 import os
 import uuid
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from astropy.io import fits
@@ -157,16 +158,28 @@ class CompressedImageWriter:
         while self._pending and (self._pending[0].done() or len(self._pending) > MAX_PENDING_BANDS):
             self._store(self._pending.popleft().result())
 
+    def _update_card(self, keyword: str, value: Any) -> None:
+        for index, card in enumerate(self._image_cards):
+            if card.keyword == keyword:
+                self._image_cards[index] = fits.Card(keyword, value, card.comment)
+                return
+        raise KeyError(f"{keyword} is not in the header; reserve it when opening the writer.")
+
     def _store(self, tiles: list[bytes]) -> None:
         for tile in tiles:
             self._file.write(tile)
             self._tile_sizes.append(len(tile))
 
-    def close(self, extensions: Sequence[fits.ImageHDU | fits.CompImageHDU] = ()) -> Path:
+    def close(self, extensions: Sequence[fits.ImageHDU | fits.CompImageHDU] = (),
+              header_updates: Mapping[str, Any] | None = None) -> Path:
         """Finish the heap, write descriptors, header and checksums, and move the file into place.
 
         ``extensions`` are appended after the image (astropy writes them; the image is not rewritten).
+        ``header_updates`` give new values to keywords the header already has (values known only
+        once every band is written, such as counts); a card keeps its size, so the header does too.
         """
+        for keyword, value in (header_updates or {}).items():
+            self._update_card(keyword, value)
         if self._next_row != self.shape[0]:
             raise ValueError(f"only {self._next_row} of {self.shape[0]} rows were written.")
         while self._pending:

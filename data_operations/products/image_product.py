@@ -42,10 +42,14 @@ class ImageProductWriter:
         self._writer.write_rows(y0, rows)
         self._previews.add_rows(y0, rows)
 
-    def finish(self, extensions: Sequence[fits.ImageHDU | fits.CompImageHDU] = ()) -> OutputFile:
-        """Write the JPEGs (while the last bands compress), then close the FITS with ``extensions``."""
+    def finish(self, extensions: Sequence[fits.ImageHDU | fits.CompImageHDU] = (),
+               header_updates: dict[str, Any] | None = None) -> OutputFile:
+        """Write the JPEGs (while the last bands compress), then close the FITS with ``extensions``.
+
+        ``header_updates`` set final values of keywords the header was opened with.
+        """
         self._previews.write(large_path=self._large_path, small_path=self._small_path)
-        self._writer.close(extensions)
+        self._writer.close(extensions, header_updates)
         return OutputFile(fits_path=self._fits_path, large_jpg_path=self._large_path,
                           small_jpg_path=self._small_path, type="fits", metadata=self._metadata)
 

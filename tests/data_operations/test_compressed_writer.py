@@ -67,3 +67,27 @@ def test_rows_must_arrive_in_order_and_all_of_them(tmp_path):
         writer.close()
     writer.abort()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_reserved_keyword_gets_its_final_value_at_close(tmp_path):
+    image = np.arange(12 * 10, dtype=np.float32).reshape(12, 10)
+    path = tmp_path / "counted.fits"
+    header = fits.Header([("DLNONFIN", 0, "Infinite samples treated as missing")])
+    with CompressedImageWriter(path, image.shape, header, threads=1) as writer:
+        writer.write_rows(0, image)
+        writer.close(header_updates={"DLNONFIN": 123456})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a checksum mismatch would warn
+        with fits.open(path, checksum=True) as hdul:
+            assert hdul["SCI"].header["DLNONFIN"] == 123456
+            assert hdul["SCI"].header.comments["DLNONFIN"] == "Infinite samples treated as missing"
+            np.testing.assert_array_equal(hdul["SCI"].data, image)
+
+
+def test_an_unreserved_keyword_cannot_be_set_at_close(tmp_path):
+    path = tmp_path / "unreserved.fits"
+    with pytest.raises(KeyError):
+        with CompressedImageWriter(path, (2, 2), fits.Header(), threads=1) as writer:
+            writer.write_rows(0, np.zeros((2, 2), np.float32))
+            writer.close(header_updates={"DLNONFIN": 1})
+    assert not path.exists()
