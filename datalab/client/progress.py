@@ -75,7 +75,7 @@ class TqdmProgress:
         from tqdm import tqdm
 
         self.bar = tqdm(total=100, desc=label, file=stream, leave=True,
-                        bar_format="{desc}: {percentage:3.0f}%|{bar:24}| {elapsed} {postfix}")
+                        bar_format="{desc}: {percentage:3.0f}%|{bar:24}| {elapsed}{postfix}")
 
     def update(self, fraction: float, message: str) -> None:
         self.bar.n = round(min(max(fraction, 0.0), 1.0) * 100, 1)
