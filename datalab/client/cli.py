@@ -1,16 +1,17 @@
-"""The ``datalab`` command line: sessions, operations, archive frames and downloads from a shell.
+"""The datalab command line: sessions, operations, archive frames and downloads from a shell.
 
     datalab frames --target M51 --filter rp
     datalab sessions create "M51 in rp" --target M51 --filter rp --limit 3
     datalab run 1 Median input_files=all --wait --download .
 
-The service's URL and token come from ``--url``/``--token`` or ``DATALAB_URL``/``DATALAB_TOKEN``.
-``--json`` prints the service's own JSON instead of a table, for ``jq`` and other programs.
+The service's URL and token come from --url/--token or DATALAB_URL/DATALAB_TOKEN.
+--json prints the service's own JSON instead of a table, for jq and other programs.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -155,7 +156,9 @@ def command_sessions(dl: Datalab, args: argparse.Namespace) -> int:
             print(f"  {operation.id}  {operation.name}  {operation.status}  {operation.progress:.0%}")
         return 0
     dl.sessions.delete(args.session)  # action == "delete"
-    if not args.json:
+    if args.json:
+        print_json({"deleted": args.session})
+    else:
         print(f"Deleted session {args.session}.")
     return 0
 
@@ -327,13 +330,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         dl = Datalab(getattr(args, "url", None), getattr(args, "token", None),
                      archive_url=getattr(args, "archive_url", None), archive_token=getattr(args, "archive_token", None))
         if args.command != "frames" and not dl.transport.token:
-            raise UsageError("No API token: pass --token or set DATALAB_TOKEN (scripts/run.sh prints one).")
+            print("datalab: error: No API token: pass --token or set DATALAB_TOKEN (scripts/run.sh prints one).",
+                  file=sys.stderr)
+            return 2
         return COMMANDS[args.command](dl, args)
     except (UsageError, ValueError) as error:
         parser.error(str(error))
     except DatalabError as error:
         print(f"datalab: error: {error}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # the reader went away (``| head``): stop quietly, as other tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("\ndatalab: stopped; an operation already started keeps running on the service.", file=sys.stderr)
         return 130

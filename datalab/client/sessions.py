@@ -109,7 +109,7 @@ class Sessions:
         self._client = client
 
     def list(self) -> list[Session]:
-        """Every session of the user, most recently used first as the service orders them."""
+        """Every session of the user, newest first."""
         return [Session.from_json(body, self._client) for body in self._client.paginated("datasessions/")]
 
     def create(self, name: str, frames: Iterable[FileLike] = ()) -> Session:

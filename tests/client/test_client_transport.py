@@ -5,7 +5,7 @@ import socket
 
 import pytest
 
-from datalab.client import Datalab, DatalabError, ServiceUnreachable
+from datalab.client import Datalab, DatalabError, Operation, ServiceUnreachable, WaitTimeout
 from datalab.client.transport import Transport
 from tests.client.stub_server import Answer, StubServer
 
@@ -111,3 +111,47 @@ def test_a_download_that_keeps_failing_leaves_no_file(tmp_path):
         with pytest.raises(ServiceUnreachable):
             transport.download(f"{stub.url}/f", tmp_path / "x.fits")
     assert list(tmp_path.iterdir()) == []
+
+
+def frame_record(number: int) -> dict:
+    return {"id": number, "basename": f"ogg-{number:04d}-e91", "primary_optical_element": "rp", "target_name": "M51"}
+
+
+def test_archive_search_sends_the_filters_and_follows_pages_up_to_the_limit():
+    with StubServer() as stub:
+        stub.answers.extend([
+            Answer.json(200, {"count": 3, "next": f"{stub.url}/archive/frames/?page=2", "results": [frame_record(1)]}),
+            Answer.json(200, {"count": 3, "next": f"{stub.url}/archive/frames/?page=3", "results": [frame_record(2)]}),
+            Answer.json(200, {"count": 3, "next": None, "results": [frame_record(3)]}),
+        ])
+        dl = Datalab(stub.url, "secret-token")
+        frames = dl.archive.search(target="M51", filter="rp", start="2026-11-01", public=True, covers=(10.5, -3.25),
+                                   limit=None)
+    assert [frame.basename for frame in frames] == ["ogg-0001-e91", "ogg-0002-e91", "ogg-0003-e91"]
+    assert [path for _, path, _ in stub.requests] == [
+        "/archive/frames/?target_name=M51&primary_optical_element=rp&start=2026-11-01&public=true"
+        "&covers=POINT%2810.5+-3.25%29&limit=1000",
+        "/archive/frames/?page=2", "/archive/frames/?page=3"]
+    # The embedded archive is the service's own host, so it gets the user's token.
+    assert stub.requests[0][2]["Authorization"] == "Token secret-token"
+
+
+def test_the_token_is_not_sent_to_an_archive_on_another_host():
+    with StubServer(Answer.json(200, {"count": 0, "next": None, "results": []})) as archive:
+        dl = Datalab("http://127.0.0.1:9", "secret-token", archive_url=archive.url.replace("127.0.0.1", "localhost"))
+        assert dl.archive.search(target="M51", limit=5) == []
+    assert "Authorization" not in archive.requests[0][2]
+    assert archive.requests[0][1] == "/frames/?target_name=M51&limit=5"
+
+
+def test_waiting_past_the_timeout_raises_and_says_the_operation_keeps_running():
+    running = {"id": 4, "session": 2, "name": "Median", "status": "IN_PROGRESS", "operation_progress": 0.4,
+               "message": "Combining band 3 of 8.", "output": None, "input_data": {}}
+    with StubServer(Answer.json(200, running)) as stub:
+        operation = Operation.from_json(running, Datalab(stub.url, "t"))
+        with pytest.raises(WaitTimeout) as late:
+            operation.wait(timeout=1.2, progress=False)
+    assert late.value.message == ("Operation 4 (Median) was still IN_PROGRESS after 1.2 s; "
+                                  "it keeps running on the service.")
+    assert 1 <= len(stub.requests) <= 3
+    assert {path for _, path, _ in stub.requests} == {"/api/datasessions/2/operations/4/"}
