@@ -38,7 +38,7 @@ class Operation:
 
     @classmethod
     def from_json(cls, body: dict[str, Any], client: Datalab | None, session_id: int | None = None) -> Operation:
-        return cls(id=body["id"], session_id=body.get("session", session_id), name=body.get("name", ""),
+        return cls(id=body["id"], session_id=int(body.get("session") or session_id or 0), name=body.get("name", ""),
                    status=body.get("status", ""), progress=float(body.get("operation_progress") or 0.0),
                    message=body.get("message") or "", output=body.get("output"),
                    input_data=body.get("input_data") or {}, raw=dict(body), _client=client)

@@ -72,7 +72,7 @@ class TqdmProgress:
     """A tqdm bar counting percent, with the operation's message after it."""
 
     def __init__(self, label: str, stream: IO[str]) -> None:
-        from tqdm import tqdm
+        from tqdm import tqdm  # type: ignore[import-untyped]  # optional, and without type stubs
 
         self.bar = tqdm(total=100, desc=label, file=stream, leave=True,
                         bar_format="{desc}: {percentage:3.0f}%|{bar:24}| {elapsed}{postfix}")
