@@ -12,8 +12,15 @@ from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.status import HTTP_409_CONFLICT
 
 from data_operations.registry import available_operations, get_operation_class
-from datalab.datalab_session.models import DataOperation, DataSession, OperationStatus, OutputFile
+from datalab.datalab_session.models import (
+    CANCELLED_MESSAGE,
+    DataOperation,
+    DataSession,
+    OperationStatus,
+    OutputFile,
+)
 from datalab.datalab_session.queue import enqueue_operation
+from datalab.observability.request_id import current_request_id
 
 
 def _item_identity(item: Any) -> str:
@@ -120,9 +127,10 @@ def create_operation(
                 )
             else:
                 operation = DataOperation.objects.create(
-                    session=session, user=user, name=name, input_data=input_data, cache_key=cache_key
+                    session=session, user=user, name=name, input_data=input_data, cache_key=cache_key,
+                    request_id=current_request_id() or "",
                 )
-                enqueue_operation(operation)
+                enqueue_operation(operation.pk)
     except IntegrityError:
         # A concurrent identical request won the race: answer with its operation.
         return DataOperation.objects.get(session=session, cache_key=cache_key), False
@@ -134,9 +142,6 @@ def _resubmit(operation: DataOperation) -> DataOperation:
     if operation.status == OperationStatus.FAILED:
         change_operation_state(operation=operation, action="rerun")
     return operation
-
-
-CANCELLED_MESSAGE = "Cancelled by the user."
 
 
 class OperationStateConflict(APIException):
@@ -161,7 +166,8 @@ def change_operation_state(*, operation: DataOperation, action: str) -> bool:
     elif action == "rerun":
         allowed = [OperationStatus.FAILED]
         fields = {"status": OperationStatus.PENDING, "attempts": 0, "operation_progress": 0.0,
-                  "message": "Resubmitted.", "output": None, "claim_token": "", "finished_at": None}
+                  "message": "Resubmitted.", "output": None, "claim_token": "", "finished_at": None,
+                  "not_before": None, "request_id": current_request_id() or ""}
     else:
         raise ValueError(f"unknown operation action {action!r}")
     with transaction.atomic():
@@ -169,7 +175,7 @@ def change_operation_state(*, operation: DataOperation, action: str) -> bool:
             DataOperation.objects.filter(pk=operation.pk, status__in=allowed).update(**fields, modified=now)
         )
         if changed and action == "rerun":
-            enqueue_operation(operation)
+            enqueue_operation(operation.pk)
     operation.refresh_from_db()
     return changed
 

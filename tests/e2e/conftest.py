@@ -68,6 +68,12 @@ class WorkerProcess:
         return self.log_path.read_text(errors="replace")
 
 
+@pytest.fixture(autouse=True)
+def public_base_url(live_server, settings):
+    """Signed links name the address this test's web server answers at."""
+    settings.PUBLIC_BASE_URL = live_server.url
+
+
 @pytest.fixture
 def redis_client():
     return redis.Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
