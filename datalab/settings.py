@@ -181,6 +181,8 @@ OPERATION_SWEEP_SECONDS = env.float("OPERATION_SWEEP_SECONDS", default=5.0)
 WORKER_PERIODIC_TASKS = [
     ("datalab.datalab_session.sweeper.sweep", "OPERATION_SWEEP_SECONDS"),
 ]
+# Operations one user may have waiting or running at once; more are refused with 429.
+OPERATION_MAX_UNFINISHED_PER_USER = env.int("OPERATION_MAX_UNFINISHED_PER_USER", default=20)
 OPERATION_MAX_INPUT_FILES = env.int("OPERATION_MAX_INPUT_FILES", default=500)
 # Memory a worker may spend on pixel bands of one operation (bytes).
 OPERATION_MEMORY_BUDGET_BYTES = env.int("OPERATION_MEMORY_BUDGET_BYTES", default=256 * 1024 * 1024)

@@ -6,6 +6,7 @@ signature. Outputs live in Django's default storage: local files by default, S3 
 """
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from pathlib import Path
@@ -22,6 +23,8 @@ from django.utils.crypto import constant_time_compare
 
 from data_operations.context import OutputFile as ProducedFile
 from datalab.datalab_session.models import DataOperation, OutputFile
+
+logger = logging.getLogger(__name__)
 
 URL_KINDS = {"fits": "fits_name", "large": "large_name", "small": "small_name", "tif": "tif_name"}
 URL_FIELDS = {"fits": "fits_url", "large": "large_url", "small": "small_url", "tif": "tif_url"}
@@ -72,12 +75,31 @@ def publish_output(*, operation: DataOperation, produced: ProducedFile, index: i
 
 
 def delete_output_files(records: list[OutputFile]) -> None:
+    """Delete outputs: the row first, so their signed links answer 404 at once, then the stored files."""
     for record in records:
-        for field in URL_KINDS.values():
-            name = getattr(record, field)
-            if name:
-                default_storage.delete(name)
+        names = [getattr(record, field) for field in URL_KINDS.values() if getattr(record, field)]
         record.delete()
+        for name in names:
+            try:
+                default_storage.delete(name)
+            except Exception:  # noqa: BLE001 - the row is gone, so nothing links to the file any more
+                logger.warning("Could not delete stored output file %s", name, exc_info=True)
+
+
+def release_outputs(*, user_id: int, cache_key: str, basenames: list[str]) -> int:
+    """Delete the outputs a deleted operation listed, unless another operation still lists them.
+
+    Only an identical operation of the same user (same cache key) reuses a result and so shares
+    its files; any of those still present keeps them. Returns how many outputs were deleted.
+    """
+    if not basenames:
+        return 0
+    identical = DataOperation.objects.filter(user_id=user_id, cache_key=cache_key)
+    still_listed = {basename for output in identical.values_list("output", flat=True)
+                    for basename in output_basenames(output)}
+    unreferenced = list(OutputFile.objects.filter(user_id=user_id, basename__in=set(basenames) - still_listed))
+    delete_output_files(unreferenced)
+    return len(unreferenced)
 
 
 def _expiry_on_grid(now: float) -> int:

@@ -9,15 +9,17 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.exceptions import APIException, ValidationError
-from rest_framework.status import HTTP_409_CONFLICT
+from rest_framework.status import HTTP_409_CONFLICT, HTTP_429_TOO_MANY_REQUESTS
 
 from data_operations.registry import available_operations, get_operation_class
 from datalab.datalab_session.models import (
     CANCELLED_MESSAGE,
+    UNFINISHED_STATUSES,
     DataOperation,
     DataSession,
     OperationStatus,
     OutputFile,
+    UserProfile,
 )
 from datalab.datalab_session.queue import enqueue_operation
 from datalab.observability.request_id import current_request_id
@@ -126,6 +128,7 @@ def create_operation(
                     finished_at=timezone.now(),
                 )
             else:
+                _check_unfinished_quota(user)
                 operation = DataOperation.objects.create(
                     session=session, user=user, name=name, input_data=input_data, cache_key=cache_key,
                     request_id=current_request_id() or "",
@@ -138,10 +141,33 @@ def create_operation(
 
 
 def _resubmit(operation: DataOperation) -> DataOperation:
-    """Submitting a FAILED operation again gives it a fresh set of attempts."""
+    """Submitting a FAILED operation again gives it a fresh set of attempts (within the user's quota)."""
     if operation.status == OperationStatus.FAILED:
-        change_operation_state(operation=operation, action="rerun")
+        with transaction.atomic():
+            _check_unfinished_quota(operation.user)
+            change_operation_state(operation=operation, action="rerun")
     return operation
+
+
+class TooManyUnfinishedOperations(APIException):
+    status_code = HTTP_429_TOO_MANY_REQUESTS
+    default_detail = "Too many unfinished operations."
+
+
+def _check_unfinished_quota(user: AbstractBaseUser) -> None:
+    """Refuse one more operation to a user who already has OPERATION_MAX_UNFINISHED_PER_USER waiting or running.
+
+    Runs inside the transaction that adds the operation; locking the user's profile row makes
+    concurrent submissions of one user count one after the other, so the limit holds exactly.
+    """
+    limit = settings.OPERATION_MAX_UNFINISHED_PER_USER
+    UserProfile.objects.select_for_update().filter(user=user).first()
+    unfinished = DataOperation.objects.filter(user=user, status__in=UNFINISHED_STATUSES).count()
+    if unfinished >= limit:
+        raise TooManyUnfinishedOperations(
+            f"You have {unfinished} unfinished operations, the most allowed at once is {limit}: "
+            "wait for some to finish, or cancel some, before submitting more."
+        )
 
 
 class OperationStateConflict(APIException):
