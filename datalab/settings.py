@@ -180,7 +180,10 @@ OPERATION_SWEEP_SECONDS = env.float("OPERATION_SWEEP_SECONDS", default=5.0)
 # What every worker process runs periodically: (function, setting holding its interval in seconds).
 WORKER_PERIODIC_TASKS = [
     ("datalab.datalab_session.sweeper.sweep", "OPERATION_SWEEP_SECONDS"),
+    ("datalab.retention.apply_retention", "RETENTION_SWEEP_SECONDS"),
 ]
+# Caches and analysis TIFFs are rebuilt on demand: kept within an age (and the caches within a size).
+RETENTION_SWEEP_SECONDS = env.float("RETENTION_SWEEP_SECONDS", default=3600.0)
 # Operations one user may have waiting or running at once; more are refused with 429.
 OPERATION_MAX_UNFINISHED_PER_USER = env.int("OPERATION_MAX_UNFINISHED_PER_USER", default=20)
 OPERATION_MAX_INPUT_FILES = env.int("OPERATION_MAX_INPUT_FILES", default=500)
@@ -199,9 +202,11 @@ ARCHIVE_MAX_RETRIES = env.int("ARCHIVE_MAX_RETRIES", default=4)
 ARCHIVE_BACKOFF_SECONDS = env.float("ARCHIVE_BACKOFF_SECONDS", default=1.0)
 FRAME_CACHE_DIR = Path(env.str("FRAME_CACHE_DIR", default=str(VAR_DIR / "frame_cache")))
 FRAME_CACHE_MAX_BYTES = env.int("FRAME_CACHE_MAX_BYTES", default=20 * 1024**3)
+FRAME_CACHE_MAX_AGE_SECONDS = env.int("FRAME_CACHE_MAX_AGE_SECONDS", default=14 * 24 * 3600)
 # Per-frame products of the analysis actions (pixels, previews, headers), rebuilt when evicted.
 ANALYSIS_CACHE_DIR = Path(env.str("ANALYSIS_CACHE_DIR", default=str(VAR_DIR / "analysis_cache")))
 ANALYSIS_CACHE_MAX_BYTES = env.int("ANALYSIS_CACHE_MAX_BYTES", default=10 * 1024**3)
+ANALYSIS_CACHE_MAX_AGE_SECONDS = env.int("ANALYSIS_CACHE_MAX_AGE_SECONDS", default=14 * 24 * 3600)
 
 # Embedded local archive: a directory of FITS frames served with the archive's frames API.
 LOCAL_ARCHIVE_DIR = Path(env.str("LOCAL_ARCHIVE_DIR", default=str(VAR_DIR / "archive")))
@@ -213,6 +218,9 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "outputs")))
 # OUTPUT_URL_WINDOW_SECONDS, so an output keeps the same URLs between GETs for a whole window.
 OUTPUT_URL_TTL_SECONDS = env.int("OUTPUT_URL_TTL_SECONDS", default=7 * 24 * 3600)
 OUTPUT_URL_WINDOW_SECONDS = env.int("OUTPUT_URL_WINDOW_SECONDS", default=24 * 3600)
+# Analysis TIFFs in the output storage: by default they outlive the longest signed link to them.
+ANALYSIS_PRODUCT_MAX_AGE_SECONDS = env.int("ANALYSIS_PRODUCT_MAX_AGE_SECONDS",
+                                           default=OUTPUT_URL_TTL_SECONDS + OUTPUT_URL_WINDOW_SECONDS)
 # On S3 the signed URL redirects to a presigned one that lives this long.
 OUTPUT_REDIRECT_TTL_SECONDS = env.int("OUTPUT_REDIRECT_TTL_SECONDS", default=600)
 # Absolute base of signed URLs: the address clients reach this service at. Output and analysis

@@ -183,8 +183,11 @@ def get_tif(call: ActionRequest) -> dict[str, Any]:
     return {"tif_url": tif_url(call.frame.key, request=call.request)}
 
 
+ANALYSIS_PRODUCTS_FOLDER = "analysis"
+
+
 def tif_storage_name(key: str) -> str:
-    return f"analysis/{key}.tif"
+    return f"{ANALYSIS_PRODUCTS_FOLDER}/{key}.tif"
 
 
 def tif_url(key: str, *, request: Request) -> str:
