@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -20,6 +20,8 @@ from datalab.datalab_session.models import DataOperation, OperationStatus
 
 # Candidates tried when the first ones cannot be claimed (locked by another worker, or exhausted).
 CLAIM_CANDIDATES = 5
+# PostgreSQL advisory lock taken while choosing: claims are chosen one at a time, each seeing the last.
+CLAIM_ORDER_LOCK = 0x6461746C  # "datl"
 
 
 def stale_before(now: datetime) -> datetime:
@@ -85,11 +87,24 @@ def fair_order(now: datetime):
     )
 
 
+def _choose_one_at_a_time() -> None:
+    """Hold the claim-order lock until the transaction ends.
+
+    Two threads freed at the same moment would otherwise both count the running operations before
+    either claim commits, and both pick the same user's next operation. Choosing takes a few
+    milliseconds, so taking turns costs nothing. (SQLite serialises writers by itself.)
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CLAIM_ORDER_LOCK])
+
+
 def claim_next() -> tuple[DataOperation, str] | None:
     """Claim the next operation in the fair order; None when nothing is ready."""
     for _ in range(CLAIM_CANDIDATES):
         with transaction.atomic():
-            # SKIP LOCKED: concurrent workers pick different rows instead of queueing on one.
+            _choose_one_at_a_time()
+            # SKIP LOCKED: an operation being cancelled or resubmitted right now is passed over.
             candidate = (
                 fair_order(timezone.now())
                 .select_for_update(skip_locked=True, of=("self",))
