@@ -6,7 +6,6 @@ storage, the embedded local archive and an in-process queue. Production deployme
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import environ
@@ -145,27 +144,27 @@ SPECTACULAR_SETTINGS = {
 
 # --- Queue: Redis when REDIS_URL is set, otherwise an in-process broker with a worker thread.
 REDIS_URL = env.str("REDIS_URL", default="")
+# No Retries and no TimeLimit middleware: the database's attempt counter and OPERATION_TIME_LIMIT_SECONDS
+# (checked at every progress report) are the one retry policy and the one time limit.
 DRAMATIQ_MIDDLEWARE = [
     "dramatiq.middleware.AgeLimit",
-    "dramatiq.middleware.TimeLimit",
     "dramatiq.middleware.Callbacks",
-    "dramatiq.middleware.Retries",
     "django_dramatiq.middleware.DbConnectionsMiddleware",
     "datalab.observability.worker_middleware.RequestIdPropagation",
+    # Worker processes only (boot hooks): process tuning, one message per thread, the periodic sweeps.
+    "datalab.datalab_session.worker_middleware.WorkerSetup",
+    "datalab.datalab_session.worker_middleware.PeriodicTasks",
 ]
 if REDIS_URL:
     DRAMATIQ_BROKER = {
         "BROKER": "dramatiq.brokers.redis.RedisBroker",
         "OPTIONS": {"url": REDIS_URL, "namespace": env.str("DRAMATIQ_NAMESPACE", default="datalab")},
-        "MIDDLEWARE": [*DRAMATIQ_MIDDLEWARE, "datalab.datalab_session.worker_middleware.SweeperMiddleware"],
+        "MIDDLEWARE": DRAMATIQ_MIDDLEWARE,
     }
 else:
-    # The embedded worker starts its own sweeper thread (datalab_session.embedded_worker).
+    # The embedded worker (datalab_session.embedded_worker) boots with the same middleware.
     DRAMATIQ_BROKER = {"BROKER": "dramatiq.brokers.stub.StubBroker", "OPTIONS": {}, "MIDDLEWARE": DRAMATIQ_MIDDLEWARE}
 DRAMATIQ_TASKS_DATABASE = "default"
-# Workers take one message at a time: a crash loses at most the operation in hand, and long
-# operations don't sit prefetched behind another (read by Dramatiq's worker from the environment).
-os.environ.setdefault("dramatiq_queue_prefetch", str(env.int("WORKER_PREFETCH", default=1)))
 DRAMATIQ_AUTODISCOVER_MODULES = ["tasks"]
 # Start a worker thread inside the web process (embedded mode, no Redis available).
 DATALAB_EMBEDDED_WORKER = env.bool("DATALAB_EMBEDDED_WORKER", default=not REDIS_URL)
@@ -173,10 +172,20 @@ DATALAB_EMBEDDED_WORKER = env.bool("DATALAB_EMBEDDED_WORKER", default=not REDIS_
 # --- Operations
 OPERATION_MAX_ATTEMPTS = env.int("OPERATION_MAX_ATTEMPTS", default=3)
 OPERATION_TIME_LIMIT_SECONDS = env.int("OPERATION_TIME_LIMIT_SECONDS", default=3600)
-OPERATION_HEARTBEAT_SECONDS = env.int("OPERATION_HEARTBEAT_SECONDS", default=10)
-# An attempt whose heartbeat is this old is presumed dead (six missed beats) and may be re-claimed.
-OPERATION_STALE_SECONDS = env.int("OPERATION_STALE_SECONDS", default=60)
-OPERATION_SWEEP_SECONDS = env.float("OPERATION_SWEEP_SECONDS", default=15.0)
+OPERATION_HEARTBEAT_SECONDS = env.int("OPERATION_HEARTBEAT_SECONDS", default=5)
+# An attempt whose heartbeat is this old is presumed dead (four missed beats) and may be re-claimed;
+# with a sweep every OPERATION_SWEEP_SECONDS, a killed worker's operation restarts within 25 s.
+OPERATION_STALE_SECONDS = env.int("OPERATION_STALE_SECONDS", default=20)
+OPERATION_SWEEP_SECONDS = env.float("OPERATION_SWEEP_SECONDS", default=5.0)
+# What every worker process runs periodically: (function, setting holding its interval in seconds).
+WORKER_PERIODIC_TASKS = [
+    ("datalab.datalab_session.sweeper.sweep", "OPERATION_SWEEP_SECONDS"),
+    ("datalab.retention.apply_retention", "RETENTION_SWEEP_SECONDS"),
+]
+# Caches and analysis TIFFs are rebuilt on demand: kept within an age (and the caches within a size).
+RETENTION_SWEEP_SECONDS = env.float("RETENTION_SWEEP_SECONDS", default=3600.0)
+# Operations one user may have waiting or running at once; more are refused with 429.
+OPERATION_MAX_UNFINISHED_PER_USER = env.int("OPERATION_MAX_UNFINISHED_PER_USER", default=20)
 OPERATION_MAX_INPUT_FILES = env.int("OPERATION_MAX_INPUT_FILES", default=500)
 # Memory a worker may spend on pixel bands of one operation (bytes).
 OPERATION_MEMORY_BUDGET_BYTES = env.int("OPERATION_MEMORY_BUDGET_BYTES", default=256 * 1024 * 1024)
@@ -193,9 +202,11 @@ ARCHIVE_MAX_RETRIES = env.int("ARCHIVE_MAX_RETRIES", default=4)
 ARCHIVE_BACKOFF_SECONDS = env.float("ARCHIVE_BACKOFF_SECONDS", default=1.0)
 FRAME_CACHE_DIR = Path(env.str("FRAME_CACHE_DIR", default=str(VAR_DIR / "frame_cache")))
 FRAME_CACHE_MAX_BYTES = env.int("FRAME_CACHE_MAX_BYTES", default=20 * 1024**3)
+FRAME_CACHE_MAX_AGE_SECONDS = env.int("FRAME_CACHE_MAX_AGE_SECONDS", default=14 * 24 * 3600)
 # Per-frame products of the analysis actions (pixels, previews, headers), rebuilt when evicted.
 ANALYSIS_CACHE_DIR = Path(env.str("ANALYSIS_CACHE_DIR", default=str(VAR_DIR / "analysis_cache")))
 ANALYSIS_CACHE_MAX_BYTES = env.int("ANALYSIS_CACHE_MAX_BYTES", default=10 * 1024**3)
+ANALYSIS_CACHE_MAX_AGE_SECONDS = env.int("ANALYSIS_CACHE_MAX_AGE_SECONDS", default=14 * 24 * 3600)
 
 # Embedded local archive: a directory of FITS frames served with the archive's frames API.
 LOCAL_ARCHIVE_DIR = Path(env.str("LOCAL_ARCHIVE_DIR", default=str(VAR_DIR / "archive")))
@@ -203,9 +214,20 @@ LOCAL_ARCHIVE_DIR = Path(env.str("LOCAL_ARCHIVE_DIR", default=str(VAR_DIR / "arc
 # --- Outputs: Django storage (local files by default, S3 when OUTPUT_STORAGE=s3)
 OUTPUT_STORAGE = env.str("OUTPUT_STORAGE", default="local")
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "outputs")))
+# Signed output URLs live at least OUTPUT_URL_TTL_SECONDS; their expiry falls on a grid of
+# OUTPUT_URL_WINDOW_SECONDS, so an output keeps the same URLs between GETs for a whole window.
 OUTPUT_URL_TTL_SECONDS = env.int("OUTPUT_URL_TTL_SECONDS", default=7 * 24 * 3600)
-# Absolute base for signed output URLs; empty means "relative to the request's host".
+OUTPUT_URL_WINDOW_SECONDS = env.int("OUTPUT_URL_WINDOW_SECONDS", default=24 * 3600)
+# Analysis TIFFs in the output storage: by default they outlive the longest signed link to them.
+ANALYSIS_PRODUCT_MAX_AGE_SECONDS = env.int("ANALYSIS_PRODUCT_MAX_AGE_SECONDS",
+                                           default=OUTPUT_URL_TTL_SECONDS + OUTPUT_URL_WINDOW_SECONDS)
+# On S3 the signed URL redirects to a presigned one that lives this long.
+OUTPUT_REDIRECT_TTL_SECONDS = env.int("OUTPUT_REDIRECT_TTL_SECONDS", default=600)
+# Absolute base of signed URLs: the address clients reach this service at. Output and analysis
+# links never take it from a request's Host header (any client can set that): unset, they use
+# DEFAULT_PUBLIC_BASE_URL, the address of the README's quick start.
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="")
+DEFAULT_PUBLIC_BASE_URL = "http://127.0.0.1:8000"
 if OUTPUT_STORAGE == "s3":
     STORAGES = {
         "default": {
@@ -214,7 +236,7 @@ if OUTPUT_STORAGE == "s3":
                 "bucket_name": env.str("AWS_STORAGE_BUCKET_NAME", default="datalab"),
                 "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default=None),
                 "querystring_auth": True,
-                "querystring_expire": OUTPUT_URL_TTL_SECONDS,
+                "querystring_expire": OUTPUT_REDIRECT_TTL_SECONDS,
                 "file_overwrite": True,
             },
         },

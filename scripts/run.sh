@@ -22,6 +22,7 @@ fi
 
 export PORT="${PORT:-8000}"
 export ARCHIVE_API="${ARCHIVE_API:-http://127.0.0.1:${PORT}/archive/}"
+export PUBLIC_BASE_URL="${PUBLIC_BASE_URL:-http://127.0.0.1:${PORT}}"
 export DEBUG="${DEBUG:-true}"
 
 if [ -n "${DATABASE_URL:-}" ]; then

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.core.files.storage import default_storage
 from django.urls import reverse
 from rest_framework.request import Request
@@ -24,7 +23,7 @@ from data_operations.errors import InputValidationError
 from datalab.analysis.products import FrameProducts
 from datalab.analysis.validation import RequestBody
 from datalab.datalab_session.models import OutputFile
-from datalab.datalab_session.outputs import output_urls, sign_output
+from datalab.datalab_session.outputs import output_urls, public_url, sign_output
 
 MAX_RAW_DATA_SIZE = 2048
 MAX_BACKGROUND_RADIUS = 500.0  # FITS pixels; keeps a centroiding stamp small
@@ -169,7 +168,7 @@ def get_jpg(call: ActionRequest) -> dict[str, Any]:
 def get_tif(call: ActionRequest) -> dict[str, Any]:
     """A signed URL of a float32 TIFF of the frame, made once and kept in storage."""
     if call.output is not None and call.output.tif_name:
-        return {"tif_url": output_urls(call.output, request=call.request)["tif_url"]}
+        return {"tif_url": output_urls(call.output)["tif_url"]}
     name = tif_storage_name(call.frame.key)
     if not default_storage.exists(name):
         with call.frame.cache.key_lock(f"{call.frame.key}.tif"):
@@ -184,18 +183,16 @@ def get_tif(call: ActionRequest) -> dict[str, Any]:
     return {"tif_url": tif_url(call.frame.key, request=call.request)}
 
 
+ANALYSIS_PRODUCTS_FOLDER = "analysis"
+
+
 def tif_storage_name(key: str) -> str:
-    return f"analysis/{key}.tif"
+    return f"{ANALYSIS_PRODUCTS_FOLDER}/{key}.tif"
 
 
 def tif_url(key: str, *, request: Request) -> str:
-    """A URL that works without the token until OUTPUT_URL_TTL_SECONDS pass (storage's own on S3)."""
-    if settings.OUTPUT_STORAGE != "local":
-        return default_storage.url(tif_storage_name(key))
-    path = f"{reverse('analysis-tif', kwargs={'id': key})}?sig={sign_output(key, TIF_SIGNATURE_KIND)}"
-    if settings.PUBLIC_BASE_URL:
-        return settings.PUBLIC_BASE_URL.rstrip("/") + path
-    return request.build_absolute_uri(path)
+    """A URL that works without the token for at least OUTPUT_URL_TTL_SECONDS, the same on every call."""
+    return public_url(f"{reverse('analysis-tif', kwargs={'id': key})}?sig={sign_output(key, TIF_SIGNATURE_KIND)}")
 
 
 ACTIONS: dict[str, Callable[[ActionRequest], Any]] = {

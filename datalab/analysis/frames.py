@@ -16,7 +16,7 @@ from datalab.archive.frame_cache import FrameCache
 from datalab.datalab_session import selectors
 from datalab.datalab_session.exceptions import ServiceUnavailable
 from datalab.datalab_session.models import OutputFile
-from datalab.datalab_session.runner import archive_token_for
+from datalab.datalab_session.selectors import archive_token_for
 
 
 def analysis_cache() -> FrameCache:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import Http404, HttpResponse
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -10,7 +10,7 @@ from rest_framework.response import Response
 
 from datalab.analysis import services
 from datalab.analysis.actions import TIF_SIGNATURE_KIND, tif_storage_name
-from datalab.datalab_session.outputs import verify_output_signature
+from datalab.datalab_session.outputs import stored_file_response, verify_output_signature
 
 
 @api_view(["POST"])
@@ -24,7 +24,7 @@ def analysis_view(request: Request, action: str):
     return Response(answer)
 
 
-@api_view(["GET"])
+@api_view(["GET", "HEAD"])
 @permission_classes([AllowAny])
 def tif_file_view(request: Request, id: str):
     """Serve a frame's TIFF (``id`` is the frame's product key) to anyone holding a valid signed URL."""
@@ -33,7 +33,4 @@ def tif_file_view(request: Request, id: str):
     name = tif_storage_name(key)
     if not verify_output_signature(key, TIF_SIGNATURE_KIND, signature) or not default_storage.exists(name):
         raise Http404
-    response = FileResponse(default_storage.open(name, "rb"), content_type="image/tiff")
-    response["Content-Disposition"] = f'attachment; filename="{key}.tif"'
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
+    return stored_file_response(name, content_type="image/tiff", download_name=f"{key}.tif")

@@ -11,6 +11,7 @@ import fcntl
 import logging
 import os
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -111,19 +112,22 @@ class FrameCache:
     def total_bytes(self) -> int:
         return sum(stat.st_size for _, stat in self.cached_files())
 
-    def evict(self, *, keep: Path | None = None) -> list[Path]:
+    def evict(self, *, keep: Path | None = None, max_age_seconds: float | None = None) -> list[Path]:
         """Delete least recently used files until the cache fits its budget; returns what went.
 
-        A file whose key lock is held (being fetched or verified right now) is skipped.
+        With ``max_age_seconds``, files unused for longer go too, whatever the budget. A file whose
+        key lock is held (being fetched or verified right now) is skipped.
         """
         removed: list[Path] = []
+        unused_before = time.time() - max_age_seconds if max_age_seconds else None
         with _flock(self.lock_dir / EVICTION_LOCK_NAME):
             self._remove_abandoned_temporaries()
             entries = sorted(self.cached_files(), key=lambda item: item[1].st_mtime)
             total = sum(stat.st_size for _, stat in entries)
             for path, stat in entries:
-                if total <= self.max_bytes:
-                    break
+                too_old = unused_before is not None and stat.st_mtime < unused_before
+                if total <= self.max_bytes and not too_old:
+                    break  # the rest were used more recently still
                 if keep is not None and path == keep:
                     continue
                 with _flock(self.lock_dir / f"{path.name}.lock", blocking=False) as acquired:

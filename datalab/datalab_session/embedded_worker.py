@@ -9,7 +9,10 @@ import logging
 import os
 import sys
 
+import dramatiq
 from django.conf import settings
+
+from datalab.datalab_session import tasks  # noqa: F401 - registers the actor
 
 logger = logging.getLogger(__name__)
 _worker = None
@@ -21,12 +24,7 @@ def start_if_enabled() -> None:
         return
     if "--noreload" not in sys.argv and os.environ.get("RUN_MAIN") != "true":
         return  # the autoreloader's parent process serves nothing
-    import dramatiq
-
-    from datalab.datalab_session import tasks  # noqa: F401 - registers the actors
-    from datalab.datalab_session.sweeper import SweeperThread
-
+    # The broker's middleware (settings.DRAMATIQ_MIDDLEWARE) tunes the process and starts the sweeper.
     _worker = dramatiq.Worker(dramatiq.get_broker(), worker_threads=2)
     _worker.start()
-    SweeperThread(settings.OPERATION_SWEEP_SECONDS).start()
     logger.warning("No REDIS_URL set: running an embedded in-process worker (development mode).")

@@ -47,6 +47,9 @@ class OperationStatus(models.TextChoices):
 
 
 TERMINAL_STATUSES = (OperationStatus.COMPLETED, OperationStatus.FAILED)
+UNFINISHED_STATUSES = (OperationStatus.PENDING, OperationStatus.IN_PROGRESS)
+# A cancelled operation is FAILED with this message: clients know only the four statuses.
+CANCELLED_MESSAGE = "Cancelled by the user."
 
 
 class DataOperation(models.Model):
@@ -68,6 +71,10 @@ class DataOperation(models.Model):
     claim_token = models.CharField(max_length=36, blank=True, default="")
     heartbeat = models.DateTimeField(null=True, blank=True)
     enqueued_at = models.DateTimeField(null=True, blank=True)
+    # A PENDING operation waiting out a retry back-off is not claimed before this time.
+    not_before = models.DateTimeField(null=True, blank=True)
+    # The API request that created (or resubmitted) it: the worker's log lines name it.
+    request_id = models.CharField(max_length=64, blank=True, default="")
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     created = models.DateTimeField(auto_now_add=True, db_index=True)

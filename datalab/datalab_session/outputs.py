@@ -6,7 +6,9 @@ signature. Outputs live in Django's default storage: local files by default, S3 
 """
 from __future__ import annotations
 
+import logging
 import secrets
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +16,15 @@ from django.conf import settings
 from django.core import signing
 from django.core.files import File
 from django.core.files.storage import default_storage
+from django.http import FileResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.urls import reverse
+from django.utils.crypto import constant_time_compare
 
 from data_operations.context import OutputFile as ProducedFile
 from datalab.datalab_session.models import DataOperation, OutputFile
+
+logger = logging.getLogger(__name__)
 
 URL_KINDS = {"fits": "fits_name", "large": "large_name", "small": "small_name", "tif": "tif_name"}
 URL_FIELDS = {"fits": "fits_url", "large": "large_url", "small": "small_url", "tif": "tif_url"}
@@ -68,64 +75,114 @@ def publish_output(*, operation: DataOperation, produced: ProducedFile, index: i
 
 
 def delete_output_files(records: list[OutputFile]) -> None:
+    """Delete outputs: the row first, so their signed links answer 404 at once, then the stored files."""
     for record in records:
-        for field in URL_KINDS.values():
-            name = getattr(record, field)
-            if name:
-                default_storage.delete(name)
+        names = [getattr(record, field) for field in URL_KINDS.values() if getattr(record, field)]
         record.delete()
+        for name in names:
+            try:
+                default_storage.delete(name)
+            except Exception:  # noqa: BLE001 - the row is gone, so nothing links to the file any more
+                logger.warning("Could not delete stored output file %s", name, exc_info=True)
 
 
-def sign_output(basename: str, kind: str) -> str:
-    """``<timestamp>:<signature>`` for one product; the URL carries it as ``sig``."""
-    signed = signing.TimestampSigner(salt=_SIGNER_SALT).sign(f"{basename}:{kind}")
-    return ":".join(signed.rsplit(":", 2)[-2:])
+def release_outputs(*, user_id: int, cache_key: str, basenames: list[str]) -> int:
+    """Delete the outputs a deleted operation listed, unless another operation still lists them.
+
+    Only an identical operation of the same user (same cache key) reuses a result and so shares
+    its files; any of those still present keeps them. Returns how many outputs were deleted.
+    """
+    if not basenames:
+        return 0
+    identical = DataOperation.objects.filter(user_id=user_id, cache_key=cache_key)
+    still_listed = {basename for output in identical.values_list("output", flat=True)
+                    for basename in output_basenames(output)}
+    unreferenced = list(OutputFile.objects.filter(user_id=user_id, basename__in=set(basenames) - still_listed))
+    delete_output_files(unreferenced)
+    return len(unreferenced)
+
+
+def _expiry_on_grid(now: float) -> int:
+    """The first multiple of OUTPUT_URL_WINDOW_SECONDS at least OUTPUT_URL_TTL_SECONDS away.
+
+    Every URL signed within one window carries the same expiry, hence the same signature: the
+    same output gets byte-identical URLs on every GET for a window, and each lives at least the TTL.
+    """
+    window = max(1, settings.OUTPUT_URL_WINDOW_SECONDS)
+    return int(-(-(now + settings.OUTPUT_URL_TTL_SECONDS) // window) * window)
+
+
+def sign_output(basename: str, kind: str, *, now: float | None = None) -> str:
+    """``<expiry>:<signature>`` for one product; the URL carries it as ``sig``."""
+    expires = _expiry_on_grid(time.time() if now is None else now)
+    signature = signing.Signer(salt=_SIGNER_SALT).signature(f"{basename}:{kind}:{expires}")
+    return f"{expires}:{signature}"
 
 
 def verify_output_signature(basename: str, kind: str, signature: str) -> bool:
-    try:
-        signing.TimestampSigner(salt=_SIGNER_SALT).unsign(
-            f"{basename}:{kind}:{signature}", max_age=settings.OUTPUT_URL_TTL_SECONDS
-        )
-    except signing.BadSignature:
+    """True when ``signature`` was made by :func:`sign_output` for this product and has not expired."""
+    expires, _, digest = signature.partition(":")
+    if not expires.isdigit() or int(expires) < time.time():
         return False
-    return True
+    expected = signing.Signer(salt=_SIGNER_SALT).signature(f"{basename}:{kind}:{expires}")
+    return constant_time_compare(digest, expected)
 
 
-def output_urls(record: OutputFile, *, request=None) -> dict[str, str]:
-    """Fresh signed URLs for every stored product of an output."""
+def stored_file_response(name: str, *, content_type: str, download_name: str | None = None) -> HttpResponseBase:
+    """The stored file ``name``: streamed from local storage, or a redirect to a short-lived presigned URL.
+
+    Callers check the signature and that the file exists; a HEAD gets the same headers and no body.
+    """
+    if settings.OUTPUT_STORAGE != "local":
+        return HttpResponseRedirect(default_storage.url(name))
+    response = FileResponse(default_storage.open(name, "rb"), content_type=content_type)
+    if download_name:
+        response["Content-Disposition"] = f'attachment; filename="{download_name}"'
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+def public_url(path: str) -> str:
+    """An absolute URL on the configured public base, never on the Host a client happened to send."""
+    return (settings.PUBLIC_BASE_URL or settings.DEFAULT_PUBLIC_BASE_URL).rstrip("/") + path
+
+
+def output_urls(record: OutputFile) -> dict[str, str]:
+    """Signed URLs for every stored product of an output, the same for a whole URL window.
+
+    They point at this service in every storage: on S3 the service answers with a redirect to a
+    short-lived presigned URL, so the link is stable between GETs and dies with the output.
+    """
     urls: dict[str, str] = {}
     for kind, field in URL_KINDS.items():
-        name = getattr(record, field)
-        if not name:
-            continue
-        if settings.OUTPUT_STORAGE != "local":
-            urls[URL_FIELDS[kind]] = default_storage.url(name)
+        if not getattr(record, field):
             continue
         path = reverse("output-file", kwargs={"basename": record.basename, "kind": kind})
-        path = f"{path}?sig={sign_output(record.basename, kind)}"
-        if settings.PUBLIC_BASE_URL:
-            urls[URL_FIELDS[kind]] = settings.PUBLIC_BASE_URL.rstrip("/") + path
-        elif request is not None:
-            urls[URL_FIELDS[kind]] = request.build_absolute_uri(path)
-        else:
-            urls[URL_FIELDS[kind]] = path
+        urls[URL_FIELDS[kind]] = public_url(f"{path}?sig={sign_output(record.basename, kind)}")
     return urls
 
 
-def with_urls(output: dict | None, *, request=None) -> dict | None:
-    """The stored ``output`` with signed URLs added to each file entry."""
+def output_basenames(output: dict | None) -> list[str]:
+    """Basenames of the files an operation's ``output`` lists."""
+    files = (output or {}).get("output_files") if isinstance(output, dict) else None
+    return [entry["basename"] for entry in files or [] if isinstance(entry, dict) and entry.get("basename")]
+
+
+def with_urls(output: dict | None, *, records: dict[str, OutputFile | None] | None = None) -> dict | None:
+    """The stored ``output`` with signed URLs added to each file entry.
+
+    ``records`` (basename -> OutputFile) lets a caller load the records of many operations in one query.
+    """
     if not output:
         return output
     files = output.get("output_files")
     if not files:
         return output
-    records = {
-        record.basename: record
-        for record in OutputFile.objects.filter(basename__in=[entry.get("basename") for entry in files])
-    }
+    if records is None:
+        records = {record.basename: record
+                   for record in OutputFile.objects.filter(basename__in=output_basenames(output))}
     rendered = []
     for entry in files:
         record = records.get(entry.get("basename"))
-        rendered.append({**entry, **(output_urls(record, request=request) if record else {})})
+        rendered.append({**entry, **(output_urls(record) if record else {})})
     return {**output, "output_files": rendered}

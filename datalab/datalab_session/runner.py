@@ -1,8 +1,10 @@
 """Running one operation in a worker: claim, compute, publish, record — each step guarded.
 
-PostgreSQL holds the truth. A worker claims an operation with one conditional UPDATE, keeps a
-heartbeat while it computes, and writes the outcome only while it still holds the claim, so a
-duplicate message, a crash or a re-run never corrupts a result.
+PostgreSQL holds the truth. A worker claims an operation with one conditional UPDATE
+(``claims``), keeps a heartbeat while it computes, and writes the outcome only while it still
+holds the claim, so a duplicate message, a crash or a re-run never corrupts a result. Retries and
+the time limit are the database's too: the attempt counter, a back-off in ``not_before``, and
+OPERATION_TIME_LIMIT_SECONDS checked at every progress report.
 """
 from __future__ import annotations
 
@@ -13,7 +15,6 @@ import shutil
 import tempfile
 import threading
 import time
-import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,25 +22,24 @@ from typing import Any
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import close_old_connections
-from django.db.models import F, Q
 from django.utils import timezone
-from dramatiq.middleware import TimeLimitExceeded
 
 import datalab
 from data_operations.base import BaseDataOperation, OperationResult
 from data_operations.errors import OperationError, TransientError
 from data_operations.registry import get_operation_class
 from datalab.archive.client import fetch_frame
-from datalab.datalab_session.models import DataOperation, OperationStatus, OutputFile
+from datalab.datalab_session.claims import claim, claim_next
+from datalab.datalab_session.models import CANCELLED_MESSAGE, DataOperation, OperationStatus, OutputFile
 from datalab.datalab_session.outputs import delete_output_files, publish_output
+from datalab.datalab_session.queue import enqueue_operation
 from datalab.datalab_session.renderers import finite_json
+from datalab.datalab_session.selectors import archive_token_for
+from datalab.observability.request_id import bind_request_id, reset_request_id
 
 logger = logging.getLogger(__name__)
 
-
-def archive_token_for(user) -> str | None:
-    profile = getattr(user, "profile", None)
-    return (profile.archive_token if profile else "") or None
+__all__ = ["claim", "claim_next", "execute", "run_next"]
 
 
 class ClaimLost(Exception):
@@ -132,40 +132,6 @@ class WorkerContext:
             raise ClaimLost(f"Operation {self.operation.pk} was cancelled or claimed by another attempt.")
 
 
-def claim(operation_id: int) -> tuple[DataOperation, str] | None:
-    """Move a claimable operation to IN_PROGRESS atomically; None when there is nothing to do."""
-    stale_before = timezone.now() - timedelta(seconds=settings.OPERATION_STALE_SECONDS)
-    claimable = Q(status=OperationStatus.PENDING) | Q(
-        status=OperationStatus.IN_PROGRESS, heartbeat__lt=stale_before
-    )
-    exhausted = DataOperation.objects.filter(
-        claimable, pk=operation_id, attempts__gte=settings.OPERATION_MAX_ATTEMPTS
-    ).update(
-        status=OperationStatus.FAILED,
-        claim_token="",
-        finished_at=timezone.now(),
-        message=f"Gave up after {settings.OPERATION_MAX_ATTEMPTS} attempts: the worker stopped "
-        "(crashed, killed or timed out) every time. Try fewer or smaller input files.",
-    )
-    if exhausted:
-        return None
-    token = str(uuid.uuid4())
-    now = timezone.now()
-    claimed = DataOperation.objects.filter(claimable, pk=operation_id).update(
-        status=OperationStatus.IN_PROGRESS,
-        claim_token=token,
-        attempts=F("attempts") + 1,
-        heartbeat=now,
-        started_at=now,
-        modified=now,
-        operation_progress=0.0,
-        message="Starting.",
-    )
-    if not claimed:
-        return None
-    return DataOperation.objects.select_related("user__profile").get(pk=operation_id), token
-
-
 class Heartbeat(threading.Thread):
     """Touches the claim periodically so the sweeper can tell a live attempt from a dead one."""
 
@@ -219,12 +185,33 @@ def _remove_leftovers(operation_id: int) -> None:
         shutil.rmtree(leftover, ignore_errors=True)
 
 
+def run_next() -> tuple[int | None, str]:
+    """Claim the next operation in the fair order and run it; returns (its id, what happened)."""
+    claimed = claim_next()
+    if claimed is None:
+        return None, "skipped"
+    return claimed[0].pk, _run_claimed(*claimed)
+
+
 def execute(operation_id: int) -> str:
-    """Run one operation to a terminal (or retry) state; returns what happened, for logging."""
+    """Claim this operation and run it to a terminal (or retry) state; returns what happened."""
     claimed = claim(operation_id)
     if claimed is None:
         return "skipped"
-    operation, token = claimed
+    return _run_claimed(*claimed)
+
+
+def _run_claimed(operation: DataOperation, token: str) -> str:
+    """Run a claimed operation with the id of the request that created it bound to every log line."""
+    bound = bind_request_id(operation.request_id or None)
+    try:
+        return _compute(operation, token)
+    finally:
+        reset_request_id(bound)
+
+
+def _compute(operation: DataOperation, token: str) -> str:
+    operation_id = operation.pk
     operation_class: type[BaseDataOperation] | None = get_operation_class(operation.name)
     settings.OPERATION_TEMP_DIR.mkdir(parents=True, exist_ok=True)
     _remove_leftovers(operation_id)
@@ -256,7 +243,7 @@ def execute(operation_id: int) -> str:
         return "failed"
     except TransientError as error:
         return _retry_later(operation, token, str(error))
-    except (OverTimeLimit, TimeLimitExceeded):
+    except OverTimeLimit:
         _finish(operation_id, token, status=OperationStatus.FAILED, finished_at=timezone.now(), claim_token="",
                 message=f"The operation ran longer than the limit of {settings.OPERATION_TIME_LIMIT_SECONDS} s "
                 "and was stopped. Try fewer or smaller input files.")
@@ -275,8 +262,6 @@ def execute(operation_id: int) -> str:
 
 
 def _outcome_of_lost_claim(operation_id: int) -> str:
-    from datalab.datalab_session.services import CANCELLED_MESSAGE
-
     cancelled = DataOperation.objects.filter(
         pk=operation_id, status=OperationStatus.FAILED, message=CANCELLED_MESSAGE
     ).exists()
@@ -284,14 +269,15 @@ def _outcome_of_lost_claim(operation_id: int) -> str:
 
 
 def _retry_later(operation: DataOperation, token: str, reason: str) -> str:
-    from datalab.datalab_session.queue import enqueue_operation
-
+    """Back to PENDING after a back-off of 2, 4, ... s, or FAILED once the attempts are spent."""
     if operation.attempts >= settings.OPERATION_MAX_ATTEMPTS:
         _finish(operation.pk, token, status=OperationStatus.FAILED, finished_at=timezone.now(),
                 claim_token="", message=f"{reason} Gave up after {operation.attempts} attempts.")
         return "failed"
+    backoff_ms = int(1000 * 2 ** operation.attempts)
     if _finish(operation.pk, token, status=OperationStatus.PENDING, claim_token="",
+               not_before=timezone.now() + timedelta(milliseconds=backoff_ms),
                message=f"{reason} Retrying shortly (attempt {operation.attempts} of "
                f"{settings.OPERATION_MAX_ATTEMPTS})."):
-        enqueue_operation(operation, delay_ms=int(1000 * 2 ** operation.attempts))
+        enqueue_operation(operation.pk, delay_ms=backoff_ms)
     return "retry"

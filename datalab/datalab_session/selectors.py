@@ -25,5 +25,19 @@ def operations_for(*, user: AbstractBaseUser, session_id: object) -> QuerySet[Da
     return DataOperation.objects.filter(user=user, session=session).order_by("created", "id")
 
 
+def output_records_by_basename(basenames: set[str]) -> dict[str, OutputFile | None]:
+    """The output records of these basenames in one query; None for a basename whose output is gone."""
+    if not basenames:
+        return {}
+    found = {record.basename: record for record in OutputFile.objects.filter(basename__in=basenames)}
+    return {basename: found.get(basename) for basename in basenames}
+
+
 def output_file_for(*, user: AbstractBaseUser, basename: str) -> OutputFile | None:
     return OutputFile.objects.filter(user=user, basename=basename).first()
+
+
+def archive_token_for(user: AbstractBaseUser) -> str | None:
+    """The user's own archive token; None lets the archive client fall back to ARCHIVE_API_TOKEN."""
+    profile = getattr(user, "profile", None)
+    return (profile.archive_token if profile else "") or None

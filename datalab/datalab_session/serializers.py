@@ -5,7 +5,35 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from datalab.datalab_session.models import DataOperation, DataSession
-from datalab.datalab_session.outputs import with_urls
+from datalab.datalab_session.outputs import output_basenames, with_urls
+from datalab.datalab_session.selectors import output_records_by_basename
+
+OUTPUT_RECORDS = "output_records"
+
+
+def preload_output_records(context: dict, operations) -> None:
+    """Load the output records of all ``operations`` in one query, for their serializers to share."""
+    records = context.setdefault(OUTPUT_RECORDS, {})
+    wanted = {basename for operation in operations for basename in output_basenames(operation.output)}
+    records.update(output_records_by_basename(wanted - records.keys()))
+
+
+class OperationListSerializer(serializers.ListSerializer):
+    """Many operations: their output records in one query, not one per operation."""
+
+    def to_representation(self, data):
+        operations = list(data.all() if hasattr(data, "all") else data)
+        preload_output_records(self.context, operations)
+        return super().to_representation(operations)
+
+
+class SessionListSerializer(serializers.ListSerializer):
+    """Many sessions: the output records of all their (prefetched) operations in one query."""
+
+    def to_representation(self, data):
+        sessions = list(data.all() if hasattr(data, "all") else data)
+        preload_output_records(self.context, [op for session in sessions for op in session.operations.all()])
+        return super().to_representation(sessions)
 
 
 class DataOperationSerializer(serializers.ModelSerializer):
@@ -18,10 +46,11 @@ class DataOperationSerializer(serializers.ModelSerializer):
             "attempts", "created", "modified", "started_at", "finished_at",
         ]
         read_only_fields = fields
+        list_serializer_class = OperationListSerializer
 
     @extend_schema_field({"type": "object", "nullable": True, "additionalProperties": True})
     def get_output(self, operation: DataOperation) -> dict | None:
-        return with_urls(operation.output, request=self.context.get("request"))
+        return with_urls(operation.output, records=self.context.get(OUTPUT_RECORDS))
 
 
 class DataSessionSerializer(serializers.ModelSerializer):
@@ -33,6 +62,7 @@ class DataSessionSerializer(serializers.ModelSerializer):
         model = DataSession
         fields = ["id", "name", "input_data", "operations", "created", "modified", "accessed"]
         read_only_fields = ["id", "operations", "created", "modified", "accessed"]
+        list_serializer_class = SessionListSerializer
 
 
 class OperationRequestSerializer(serializers.Serializer):

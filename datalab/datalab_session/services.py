@@ -9,11 +9,20 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.exceptions import APIException, ValidationError
-from rest_framework.status import HTTP_409_CONFLICT
+from rest_framework.status import HTTP_409_CONFLICT, HTTP_429_TOO_MANY_REQUESTS
 
 from data_operations.registry import available_operations, get_operation_class
-from datalab.datalab_session.models import DataOperation, DataSession, OperationStatus, OutputFile
+from datalab.datalab_session.models import (
+    CANCELLED_MESSAGE,
+    UNFINISHED_STATUSES,
+    DataOperation,
+    DataSession,
+    OperationStatus,
+    OutputFile,
+    UserProfile,
+)
 from datalab.datalab_session.queue import enqueue_operation
+from datalab.observability.request_id import current_request_id
 
 
 def _item_identity(item: Any) -> str:
@@ -119,10 +128,12 @@ def create_operation(
                     finished_at=timezone.now(),
                 )
             else:
+                _check_unfinished_quota(user)
                 operation = DataOperation.objects.create(
-                    session=session, user=user, name=name, input_data=input_data, cache_key=cache_key
+                    session=session, user=user, name=name, input_data=input_data, cache_key=cache_key,
+                    request_id=current_request_id() or "",
                 )
-                enqueue_operation(operation)
+                enqueue_operation(operation.pk)
     except IntegrityError:
         # A concurrent identical request won the race: answer with its operation.
         return DataOperation.objects.get(session=session, cache_key=cache_key), False
@@ -130,13 +141,33 @@ def create_operation(
 
 
 def _resubmit(operation: DataOperation) -> DataOperation:
-    """Submitting a FAILED operation again gives it a fresh set of attempts."""
+    """Submitting a FAILED operation again gives it a fresh set of attempts (within the user's quota)."""
     if operation.status == OperationStatus.FAILED:
-        change_operation_state(operation=operation, action="rerun")
+        with transaction.atomic():
+            _check_unfinished_quota(operation.user)
+            change_operation_state(operation=operation, action="rerun")
     return operation
 
 
-CANCELLED_MESSAGE = "Cancelled by the user."
+class TooManyUnfinishedOperations(APIException):
+    status_code = HTTP_429_TOO_MANY_REQUESTS
+    default_detail = "Too many unfinished operations."
+
+
+def _check_unfinished_quota(user: AbstractBaseUser) -> None:
+    """Refuse one more operation to a user who already has OPERATION_MAX_UNFINISHED_PER_USER waiting or running.
+
+    Runs inside the transaction that adds the operation; locking the user's profile row makes
+    concurrent submissions of one user count one after the other, so the limit holds exactly.
+    """
+    limit = settings.OPERATION_MAX_UNFINISHED_PER_USER
+    UserProfile.objects.select_for_update().filter(user=user).first()
+    unfinished = DataOperation.objects.filter(user=user, status__in=UNFINISHED_STATUSES).count()
+    if unfinished >= limit:
+        raise TooManyUnfinishedOperations(
+            f"You have {unfinished} unfinished operations, the most allowed at once is {limit}: "
+            "wait for some to finish, or cancel some, before submitting more."
+        )
 
 
 class OperationStateConflict(APIException):
@@ -161,7 +192,8 @@ def change_operation_state(*, operation: DataOperation, action: str) -> bool:
     elif action == "rerun":
         allowed = [OperationStatus.FAILED]
         fields = {"status": OperationStatus.PENDING, "attempts": 0, "operation_progress": 0.0,
-                  "message": "Resubmitted.", "output": None, "claim_token": "", "finished_at": None}
+                  "message": "Resubmitted.", "output": None, "claim_token": "", "finished_at": None,
+                  "not_before": None, "request_id": current_request_id() or ""}
     else:
         raise ValueError(f"unknown operation action {action!r}")
     with transaction.atomic():
@@ -169,7 +201,7 @@ def change_operation_state(*, operation: DataOperation, action: str) -> bool:
             DataOperation.objects.filter(pk=operation.pk, status__in=allowed).update(**fields, modified=now)
         )
         if changed and action == "rerun":
-            enqueue_operation(operation)
+            enqueue_operation(operation.pk)
     operation.refresh_from_db()
     return changed
 

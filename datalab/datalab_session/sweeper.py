@@ -1,59 +1,52 @@
 """Recovering operations that lost their message or their worker.
 
-Redis may be flushed and workers may be killed; PostgreSQL still knows every operation. The
-sweeper re-enqueues PENDING operations whose message is old enough to have been lost and
-IN_PROGRESS operations whose heartbeat went stale. Claims are atomic, so a duplicate message
-is harmless.
+Redis may be flushed and workers may be killed; PostgreSQL still knows every operation. Wake-up
+messages are interchangeable (see ``queue``), so the sweeper counts: every operation a worker
+could take now needs one message waiting in the queue. When fewer wait than that, the difference
+was lost and is sent again. Operations merely waiting in a long queue already have theirs, so a
+busy queue is never duplicated. A running operation whose heartbeat went stale counts as
+needing one, so a killed worker's operation is taken over once OPERATION_STALE_SECONDS pass.
 """
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import timedelta
 
-from django.conf import settings
-from django.db import close_old_connections
 from django.db.models import Q
 from django.utils import timezone
 
+from datalab.datalab_session.claims import claimable
 from datalab.datalab_session.models import DataOperation, OperationStatus
+from datalab.datalab_session.queue import send_wake_ups, waiting_messages
 
 logger = logging.getLogger(__name__)
 
+# A message fetched a moment ago may not have claimed its operation yet: newer ones are not counted.
+GRACE_SECONDS = 5
+
+
+def operations_needing_a_message() -> int:
+    """Operations a worker could take now, announced long enough ago that their message should show."""
+    now = timezone.now()
+    settled = now - timedelta(seconds=GRACE_SECONDS)
+    announced_long_ago = Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=settled)
+    past_backoff = Q(not_before__isnull=True) | Q(not_before__lt=settled)
+    return DataOperation.objects.filter(
+        claimable(now) & ((Q(status=OperationStatus.PENDING) & announced_long_ago & past_backoff)
+                          | Q(status=OperationStatus.IN_PROGRESS))
+    ).count()
+
 
 def sweep() -> int:
-    """Re-enqueue every operation that should be running but is not; returns how many."""
-    from datalab.datalab_session.queue import enqueue_operation
-
-    now = timezone.now()
-    stale_before = now - timedelta(seconds=settings.OPERATION_STALE_SECONDS)
-    lost = DataOperation.objects.filter(
-        Q(status=OperationStatus.PENDING, enqueued_at__lt=stale_before)
-        | Q(status=OperationStatus.PENDING, enqueued_at__isnull=True)
-        | Q(status=OperationStatus.IN_PROGRESS, heartbeat__lt=stale_before)
-    )
-    count = 0
-    for operation in lost.only("pk"):
-        enqueue_operation(operation)
-        count += 1
-    if count:
-        logger.info("sweeper re-enqueued %d operation(s)", count)
-    return count
-
-
-class SweeperThread(threading.Thread):
-    """Runs :func:`sweep` every ``interval`` seconds inside a worker process."""
-
-    def __init__(self, interval: float):
-        super().__init__(daemon=True, name="datalab-sweeper")
-        self.interval = interval
-        self.stopped = threading.Event()
-
-    def run(self) -> None:
-        while not self.stopped.wait(self.interval):
-            try:
-                sweep()
-            except Exception:  # noqa: BLE001 - the database may be restarting; try next round
-                logger.warning("sweep failed", exc_info=True)
-            finally:
-                close_old_connections()
+    """Send a message for every operation whose message was lost; returns how many were sent."""
+    needed = operations_needing_a_message()
+    if not needed:
+        return 0
+    waiting = waiting_messages()
+    missing = needed - (waiting or 0)
+    if missing <= 0:
+        return 0
+    sent = send_wake_ups(missing)
+    logger.info("sweeper sent %d wake-up message(s): %d operation(s) ready, %s message(s) waiting",
+                sent, needed, waiting)
+    return sent

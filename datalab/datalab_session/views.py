@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404
+from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -20,7 +20,7 @@ from data_operations.registry import available_operations
 from datalab.datalab_session import selectors, services
 from datalab.datalab_session.filters import DataSessionFilter
 from datalab.datalab_session.models import DataOperation, OutputFile
-from datalab.datalab_session.outputs import URL_KINDS, verify_output_signature
+from datalab.datalab_session.outputs import URL_KINDS, stored_file_response, verify_output_signature
 from datalab.datalab_session.serializers import (
     BulkDeleteSerializer,
     DataOperationSerializer,
@@ -125,10 +125,10 @@ def available_operations_view(request: Request) -> Response:
 
 
 @extend_schema(exclude=True)
-@api_view(["GET"])
+@api_view(["GET", "HEAD"])
 @permission_classes([AllowAny])
 def output_file_view(request: Request, basename: str, kind: str):
-    """Serve one stored product to anyone holding a valid, unexpired signed URL."""
+    """Serve one stored product to anyone holding a valid, unexpired signed URL of an output that still exists."""
     signature = request.query_params.get("sig", "")
     if kind not in URL_KINDS or not verify_output_signature(basename, kind, signature):
         raise Http404
@@ -137,8 +137,5 @@ def output_file_view(request: Request, basename: str, kind: str):
     if not name or not default_storage.exists(name):
         raise Http404
     content_type = {"fits": "application/fits", "tif": "image/tiff"}.get(kind, "image/jpeg")
-    response = FileResponse(default_storage.open(name, "rb"), content_type=content_type)
-    if kind in ("fits", "tif"):
-        response["Content-Disposition"] = f'attachment; filename="{name.rsplit("/", 1)[-1]}"'
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
+    download_name = name.rsplit("/", 1)[-1] if kind in ("fits", "tif") else None
+    return stored_file_response(name, content_type=content_type, download_name=download_name)

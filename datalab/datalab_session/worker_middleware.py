@@ -1,28 +1,80 @@
-"""Dramatiq middleware: behaviour every worker process has, hung on the broker's lifecycle hooks."""
+"""Dramatiq middleware: what every worker process does at its start, hung on the worker's boot hooks.
+
+Nothing here acts on import: the web process loads this module with the broker configuration and
+stays untouched; only a booting worker tunes itself and starts its periodic sweeps.
+"""
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import Callable
+
+from django.conf import settings
+from django.db import close_old_connections
+from django.utils.module_loading import import_string
 from dramatiq.middleware import Middleware
 
+from data_operations.allocator import keep_freed_memory
+from data_operations.kernels.threads import shorten_gil_switch_interval
 
-class SweeperMiddleware(Middleware):
-    """Starts the sweeper thread in each worker process once the worker has booted.
+logger = logging.getLogger(__name__)
 
-    Parameters:
-      interval (float): seconds between sweeps; defaults to the OPERATION_SWEEP_SECONDS setting.
+
+def tune_worker_process() -> None:
+    """Process-wide settings for band-by-band work on threads: freed memory kept, the GIL handed over sooner."""
+    keep_freed_memory()
+    shorten_gil_switch_interval()
+
+
+class WorkerSetup(Middleware):
+    """Tunes the worker process and lets it hold one message per thread.
+
+    Messages only wake a worker (the operation is chosen at claim time), so a process fetches as
+    many as it has threads: ``--threads 2`` runs two operations at once, and none waits prefetched.
     """
 
-    def __init__(self, *, interval: float | None = None):
+    def before_worker_boot(self, broker, worker) -> None:
+        tune_worker_process()
+        worker.queue_prefetch = worker.worker_threads
+
+
+class PeriodicThread(threading.Thread):
+    """Runs ``task`` every ``interval`` seconds in the background of a worker process."""
+
+    def __init__(self, task: Callable[[], object], interval: float, *, name: str):
+        super().__init__(daemon=True, name=name)
+        self.task = task
         self.interval = interval
-        self.thread = None
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.interval):
+            try:
+                self.task()
+            except Exception:  # noqa: BLE001 - the database may be restarting; try next round
+                logger.warning("%s failed", self.name, exc_info=True)
+            finally:
+                close_old_connections()
+
+
+class PeriodicTasks(Middleware):
+    """Runs the jobs of settings.WORKER_PERIODIC_TASKS in every worker process, from boot to shutdown.
+
+    Each entry is ``(dotted path of a function, name of the setting holding its interval in seconds)``.
+    The functions are looked up at boot, once Django's apps are loaded (the broker, and this
+    middleware with it, is built before the models exist).
+    """
+
+    def __init__(self) -> None:
+        self.threads: list[PeriodicThread] = []
 
     def after_worker_boot(self, broker, worker) -> None:
-        from django.conf import settings
-
-        from datalab.datalab_session.sweeper import SweeperThread
-
-        self.thread = SweeperThread(self.interval or settings.OPERATION_SWEEP_SECONDS)
-        self.thread.start()
+        for path, interval_setting in settings.WORKER_PERIODIC_TASKS:
+            thread = PeriodicThread(import_string(path), float(getattr(settings, interval_setting)),
+                                    name=f"periodic {path}")
+            thread.start()
+            self.threads.append(thread)
 
     def before_worker_shutdown(self, broker, worker) -> None:
-        if self.thread is not None:
-            self.thread.stopped.set()
+        for thread in self.threads:
+            thread.stopped.set()

@@ -1,10 +1,14 @@
-"""Process tuning done on import: freed blocks are reused without new page faults, the GIL switches sooner."""
+"""Process tuning: freed blocks are reused without new page faults, the GIL switches sooner — in workers only."""
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from data_operations.allocator import keep_freed_memory
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 PROBE = """
 import resource, sys
@@ -38,9 +42,44 @@ def test_freed_blocks_are_reused_without_new_page_faults():
     assert tuned * 2 < default
 
 
-def test_importing_the_operations_shortens_the_gil_switch_interval():
-    probe = "import sys, data_operations; print(sys.getswitchinterval())"
-    default = subprocess.run([sys.executable, "-c", "import sys; print(sys.getswitchinterval())"], check=True,
-                             capture_output=True, text=True).stdout
-    tuned = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True).stdout
-    assert float(default) == 0.005 and float(tuned) == 0.0005
+def _run(code: str) -> str:
+    # The in-process broker: a booted worker must not consume anyone's Redis queue.
+    env = {key: value for key, value in os.environ.items() if key != "REDIS_URL"}
+    return subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
+                          cwd=PROJECT_ROOT, env=env).stdout.strip()
+
+
+WEB_PROCESS = """
+import sys, django, os
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "datalab.settings")
+django.setup()
+import dramatiq, data_operations, datalab.wsgi
+from datalab.datalab_session import tasks
+dramatiq.get_broker()
+print(sys.getswitchinterval())
+"""
+
+WORKER_BOOT = """
+import sys, django, os, types
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "datalab.settings")
+django.setup()
+import dramatiq
+from datalab.datalab_session import tasks
+before = sys.getswitchinterval()
+worker = dramatiq.Worker(dramatiq.get_broker(), worker_threads=3)
+worker.start()
+print(before, sys.getswitchinterval(), worker.queue_prefetch, worker.consumers["datalab"].prefetch)
+worker.stop()
+"""
+
+
+def test_the_web_process_keeps_the_default_gil_switch_interval():
+    default = float(_run("import sys; print(sys.getswitchinterval())"))
+    assert default == 0.005
+    assert float(_run(WEB_PROCESS)) == default
+
+
+def test_a_booting_worker_tunes_itself_and_prefetches_one_message_per_thread():
+    before, after, prefetch, consumer_prefetch = _run(WORKER_BOOT).split()
+    assert (float(before), float(after)) == (0.005, 0.0005)
+    assert (int(prefetch), int(consumer_prefetch)) == (3, 3)

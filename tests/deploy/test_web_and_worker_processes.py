@@ -61,6 +61,7 @@ def role_environment(tmp_path: Path, role: str, *, web_port: int, metrics_port: 
         "WORKER_HEARTBEAT_SECONDS": "1",
         "OPERATION_HEARTBEAT_SECONDS": "1",
         "PORT": str(web_port),
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{web_port}",
         "WEB_CONCURRENCY": "2",
         "dramatiq_prom_host": "127.0.0.1",
         "dramatiq_prom_port": str(metrics_port),
@@ -178,8 +179,8 @@ def test_web_and_worker_serve_an_operation_and_report_it(roles, owner, archive_f
     assert worker_values[(
         "datalab_operation_duration_seconds_count", (("operation", "Median"), ("outcome", "completed"))
     )] == 1.0
-    assert worker_values[("dramatiq_messages_total", (("actor_name", "run_operation"), ("queue_name", "datalab")))] \
-        == 1.0
+    messages = ("dramatiq_messages_total", (("actor_name", "run_next_operation"), ("queue_name", "datalab")))
+    assert worker_values[messages] == 1.0
 
     # The web pod's scrape: requests by method, from both gunicorn workers summed.
     web_values = samples(http.get(f"{web}/metrics", timeout=10).text)

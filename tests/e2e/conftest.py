@@ -21,7 +21,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 OBSERVED = datetime(2025, 3, 1, 4, 0, tzinfo=timezone.utc)
 
 
-def worker_environment(live_server, tmp_path: Path, **extra: str) -> dict[str, str]:
+def worker_environment(live_server, tmp_path: Path, **extra: str | None) -> dict[str, str]:
+    """The worker's environment; an ``extra`` value of None removes that variable (the setting's default)."""
     db = connection.settings_dict
     env = {
         **os.environ,
@@ -37,7 +38,7 @@ def worker_environment(live_server, tmp_path: Path, **extra: str) -> dict[str, s
         "SECRET_KEY": settings.SECRET_KEY,
     }
     env.update(extra)
-    return env
+    return {key: value for key, value in env.items() if value is not None}
 
 
 class WorkerProcess:
@@ -68,6 +69,12 @@ class WorkerProcess:
         return self.log_path.read_text(errors="replace")
 
 
+@pytest.fixture(autouse=True)
+def public_base_url(live_server, settings):
+    """Signed links name the address this test's web server answers at."""
+    settings.PUBLIC_BASE_URL = live_server.url
+
+
 @pytest.fixture
 def redis_client():
     return redis.Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
@@ -77,7 +84,7 @@ def redis_client():
 def start_worker(live_server, tmp_path):
     workers: list[WorkerProcess] = []
 
-    def start(**extra: str) -> WorkerProcess:
+    def start(**extra: str | None) -> WorkerProcess:
         worker = WorkerProcess(worker_environment(live_server, tmp_path, **extra), tmp_path / "worker.log")
         worker.start()
         workers.append(worker)

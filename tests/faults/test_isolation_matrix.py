@@ -158,8 +158,11 @@ def test_output_urls_need_a_valid_unexpired_signature(victim, client, settings):
         assert client.get(other).status_code == 404
     swapped_kind = urls["large_url"].replace("/large/", "/fits/")
     assert client.get(swapped_kind).status_code == 404
-    settings.OUTPUT_URL_TTL_SECONDS = 1
-    time.sleep(2.1)
-    expired = client.get(urls["fits_url"])
+    # A URL's expiry is fixed when it is signed: sign one that lives 2 s and outlive it.
+    settings.OUTPUT_URL_TTL_SECONDS, settings.OUTPUT_URL_WINDOW_SECONDS = 2, 1
+    short_lived = output_urls(victim.output)["fits_url"]
+    assert client.get(short_lived).status_code == 200
+    time.sleep(3.1)
+    expired = client.get(short_lived)
     assert expired.status_code == 404
     assert expired.json() == {"error": "Not found."}

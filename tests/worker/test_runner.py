@@ -11,7 +11,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from datalab.datalab_session import runner, sweeper
+from datalab.datalab_session import runner
 from datalab.datalab_session.models import DataOperation, DataSession, OperationStatus, OutputFile
 
 pytestmark = pytest.mark.django_db
@@ -104,19 +104,6 @@ def test_only_the_claim_holder_can_finish(owner):
     _, token = runner.claim(operation.pk)
     assert not runner._finish(operation.pk, "someone-else", status=OperationStatus.COMPLETED)
     assert runner._finish(operation.pk, token, status=OperationStatus.COMPLETED, output={"output_files": []})
-
-
-def test_sweeper_requeues_lost_and_stale_operations(owner, settings):
-    old = timezone.now() - timedelta(seconds=settings.OPERATION_STALE_SECONDS + 5)
-    lost = new_operation(owner, [], enqueued_at=old)
-    stale = new_operation(owner, [], status=OperationStatus.IN_PROGRESS, heartbeat=old)
-    fresh = new_operation(owner, [], enqueued_at=timezone.now())
-    new_operation(owner, [], status=OperationStatus.COMPLETED, enqueued_at=old)
-    assert sweeper.sweep() == 2
-    lost.refresh_from_db()
-    fresh.refresh_from_db()
-    assert lost.enqueued_at > old
-    assert stale.pk != fresh.pk
 
 
 def test_operation_too_large_for_the_worker_fails_once_with_the_limit(owner, tmp_path, settings):
