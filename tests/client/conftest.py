@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.authtoken.models import Token
 
-from tests.e2e.conftest import archive_frames, start_worker  # noqa: F401  (fixtures)
+from tests.e2e.conftest import archive_frames, public_base_url, start_worker  # noqa: F401  (fixtures)
 
 
 @pytest.fixture
