@@ -41,6 +41,8 @@ INSTALLED_APPS = [
     "datalab.datalab_session",
     "datalab.local_archive",
     "datalab.analysis",
+    "datalab.portal",
+    "datalab.thumbnails",
 ]
 
 MIDDLEWARE = [
@@ -111,12 +113,14 @@ CORS_ALLOW_HEADERS = ["authorization", "content-type", "accept"]
 CORS_ALLOW_METHODS = ["GET", "POST", "PATCH", "PUT", "DELETE", "OPTIONS"]
 CORS_ALLOW_CREDENTIALS = False
 # Signed output URLs are fetched by <img> tags and fetch() from the front end's origin.
-CORS_URLS_REGEX = r"^/(api|outputs|archive)/.*$"
+CORS_URLS_REGEX = r"^/(api|outputs|archive|portal|thumbnails)/.*$"
 
 # --- REST framework
+# Password logins (the portal-compatible login endpoint) per client address.
+LOGIN_THROTTLE_RATE = env.str("LOGIN_THROTTLE_RATE", default="10/minute")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "datalab.portal.authentication.PortalTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -130,7 +134,19 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "datalab.datalab_session.exceptions.error_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_THROTTLE_RATES": {"login": LOGIN_THROTTLE_RATE},
 }
+
+# --- Login beside (or instead of) the observatory's portal
+# Empty: only this service's own tokens are accepted. Set to the portal's API root (the front
+# end's observationPortalUrl, e.g. https://observe.lco.global/api/) to accept portal tokens too.
+PORTAL_API_URL = env.str("PORTAL_API_URL", default="")
+PORTAL_TIMEOUT_SECONDS = env.float("PORTAL_TIMEOUT_SECONDS", default=5.0)
+PORTAL_TOKEN_RECHECK_SECONDS = env.int("PORTAL_TOKEN_RECHECK_SECONDS", default=300)
+PORTAL_REFUSAL_CACHE_SECONDS = env.int("PORTAL_REFUSAL_CACHE_SECONDS", default=60)
+PORTAL_OUTAGE_BACKOFF_SECONDS = env.int("PORTAL_OUTAGE_BACKOFF_SECONDS", default=15)
+# Proposal titles for the profile endpoint, as JSON {"<proposal id>": "<title>"}.
+PROPOSAL_TITLES = env.json("PROPOSAL_TITLES", default={})
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Datalab API",

@@ -17,6 +17,8 @@ urlpatterns = [
     path("api/", include("datalab.datalab_session.urls")),
     path("outputs/<str:basename>/<str:kind>/", output_file_view, name="output-file"),
     path("archive/", include("datalab.local_archive.urls")),
+    path("portal/", include("datalab.portal.urls")),
+    path("thumbnails/", include("datalab.thumbnails.urls")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("readyz", ReadinessView.as_view(), name="readyz"),

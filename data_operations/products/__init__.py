@@ -7,7 +7,7 @@ from data_operations.products.fits_output import (
     shared_metadata,
     write_output_fits,
 )
-from data_operations.products.previews import write_jpeg_previews, zscale_limits
+from data_operations.products.previews import write_jpeg, write_jpeg_previews, zscale_limits
 
 __all__ = [
     "add_provenance",
@@ -15,6 +15,7 @@ __all__ = [
     "build_output_header",
     "open_output_fits",
     "shared_metadata",
+    "write_jpeg",
     "write_jpeg_previews",
     "write_output_fits",
     "zscale_limits",

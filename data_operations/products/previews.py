@@ -156,6 +156,13 @@ def _save_jpeg(pixels: np.ndarray, path: Path) -> None:
     )
 
 
+def write_jpeg(image: np.ndarray, path: Path, *, limits: tuple[float, float]) -> None:
+    """One greyscale JPEG of ``image`` as it is (already at display size), y up, stretched by ``limits``."""
+    if image.ndim != 2 or image.size == 0:
+        raise ValueError(f"image must be a non-empty 2-D array; got shape {image.shape}.")
+    _save_jpeg(_to_8bit(np.asarray(image, dtype=np.float32), limits), path)
+
+
 class PreviewBuilder:
     """The large and small previews of an image given as consecutive row bands, top to bottom.
 

@@ -9,7 +9,8 @@ build it once. Any product may be evicted at any time; it is simply rebuilt from
 - ``pixels.npy``: the SCI image as float32, memory-mapped by readers (FITS row order, bottom row first);
 - ``stats.json``: zscale limits and the finite maximum magnitude, from the pixels;
 - ``raw-<n>.json``: the encoded ``raw-data`` answer for ``max_size`` n;
-- ``catalog.json``: sources in 1-based FITS pixels (from CAT, else detected).
+- ``catalog.json``: sources in 1-based FITS pixels (from CAT, else detected);
+- ``thumb-<w>x<h>.jpg``: a zscale-stretched JPEG fitting in w x h pixels.
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ from data_operations.analysis import imaging
 from data_operations.analysis.resample import area_average
 from data_operations.analysis.sky import celestial_wcs, header_json, science_hdu, wcs_summary
 from data_operations.errors import OperationError
-from data_operations.products import zscale_limits
+from data_operations.products import write_jpeg, zscale_limits
 from datalab.archive.frame_cache import FrameCache
 
 HISTOGRAM_BINS = 100
@@ -193,6 +194,18 @@ class FrameProducts:
             temporary.write_bytes(json.dumps(answer, allow_nan=False, separators=(",", ":")).encode())
 
         return self._product(f"raw-{max_size}.v{RAW_DATA_FORMAT}.json", build).read_bytes()
+
+    def thumbnail(self, width: int, height: int) -> Path:
+        """A JPEG of the whole frame fitting in ``width`` x ``height`` (aspect kept), zscale-stretched."""
+        rows, columns = self.shape
+        scale = min(width / columns, height / rows)
+        shape = (max(1, round(rows * scale)), max(1, round(columns * scale)))
+
+        def build(temporary: Path) -> None:
+            low, high = self.stats["zscale"]
+            write_jpeg(area_average(self.pixels, shape), temporary, limits=(float(low), float(high)))
+
+        return self._product(f"thumb-{width}x{height}.jpg", build)
 
     @cached_property
     def catalog(self) -> list[dict[str, Any]]:

@@ -30,6 +30,7 @@ DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 SIGNATURE_SALT = "datalab.local_archive.frame-url"
 THUMBNAIL_SIZES = ("small", "large")
+PUBLIC_PROPOSAL = "public"
 ORDERINGS = {"observation_date", "-observation_date", "id", "-id", "basename", "-basename"}
 _POINT = re.compile(r"^\s*POINT\s*\(\s*([-+0-9.eE]+)[\s,]+([-+0-9.eE]+)\s*\)\s*$", re.IGNORECASE)
 _TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
@@ -242,6 +243,10 @@ def filter_frames(frames: ArchiveFrameQuerySet, params: dict[str, str]) -> Archi
         "configuration_type": "configuration_type",
         "primary_optical_element": "primary_optical_element__iexact",
     }
+    if params.get("proposal_id") == PUBLIC_PROPOSAL:
+        # The front end lists public frames as a pseudo-proposal "public" (its "Public Images").
+        params = {key: value for key, value in params.items() if key != "proposal_id"}
+        frames = frames.public()
     for name, lookup in exact_fields.items():
         if params.get(name):
             frames = frames.filter(**{lookup: params[name]})
@@ -287,6 +292,12 @@ def _page_url(request: HttpRequest, *, offset: int, limit: int) -> str:
 
 
 # --- views --------------------------------------------------------------------------------------
+@csrf_exempt
+def unknown_path(request: HttpRequest) -> HttpResponse:
+    """A path the archive does not serve: JSON, never Django's HTML (debug) page."""
+    return not_found()
+
+
 @archive_get
 def frame_list(request: HttpRequest) -> HttpResponse:
     params = request.GET.dict()
