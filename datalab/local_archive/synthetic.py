@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -24,6 +25,79 @@ SUBTRACTIVE_DITHER_1 = 1  # the FITS tiled-image convention's ZQUANTIZ code, fpa
 DEFAULT_OBSERVATION_DATE = datetime(2026, 11, 1, 3, 12, 45, tzinfo=timezone.utc)
 
 _vector_erf = np.frompyfunc(math.erf, 1, 1)
+ZERO_POINT_1S = 23.5  # magnitude giving 1 ADU/s above the atmosphere, every filter (white stars)
+EXTINCTION_PER_AIRMASS = 0.12  # magnitudes
+
+
+@dataclass(frozen=True)
+class Site:
+    latitude: float  # degrees north
+    longitude: float  # degrees east
+    height: float  # metres
+
+
+# Approximate coordinates of the observatory's sites (enough for airmass and barycentric times).
+SITES = {
+    "coj": Site(-31.2733, 149.0711, 1116.0),
+    "cpt": Site(-32.3806, 20.8101, 1460.0),
+    "elp": Site(30.6797, -104.0151, 2070.0),
+    "lsc": Site(-30.1673, -70.8047, 2198.0),
+    "ogg": Site(20.7069, -156.2575, 3055.0),
+    "tfn": Site(28.3003, -16.5117, 2330.0),
+}
+
+
+@dataclass(frozen=True)
+class StarField:
+    """Stars at fixed sky positions with their true magnitudes (the same in every filter)."""
+
+    ra: np.ndarray
+    dec: np.ndarray
+    mag: np.ndarray
+
+    def with_stars(self, ra: list[float], dec: list[float], mag: list[float]) -> StarField:
+        return StarField(np.concatenate([self.ra, ra]), np.concatenate([self.dec, dec]),
+                         np.concatenate([self.mag, mag]))
+
+
+def star_field(*, ra: float, dec: float, radius_deg: float, n_stars: int, seed: int,
+               brightest: float = 13.5, faintest: float = 19.5) -> StarField:
+    """Stars spread uniformly over a disc of the sky, magnitudes rising like real star counts (x2 per mag)."""
+    rng = np.random.default_rng(seed)
+    radius = radius_deg * np.sqrt(rng.uniform(0.0, 1.0, n_stars))
+    angle = rng.uniform(0.0, 2.0 * math.pi, n_stars)
+    star_dec = dec + radius * np.sin(angle)
+    star_ra = (ra + radius * np.cos(angle) / math.cos(math.radians(dec))) % 360.0
+    slope = 0.3  # log10 of the count ratio per magnitude
+    low, high = 10.0 ** (slope * brightest), 10.0 ** (slope * faintest)
+    magnitudes = np.log10(low + rng.uniform(0.0, 1.0, n_stars) * (high - low)) / slope
+    return StarField(star_ra, star_dec, magnitudes)
+
+
+def julian_date(moment: datetime) -> float:
+    return _as_utc(moment).timestamp() / 86400.0 + 2440587.5
+
+
+def local_sidereal_hours(moment: datetime, longitude: float) -> float:
+    """Mean local sidereal time from the closed-form GMST (UT1 taken as UTC; good to a second)."""
+    days = julian_date(moment) - 2451545.0
+    return (18.697374558 + 24.06570982441908 * days + longitude / 15.0) % 24.0
+
+
+def airmass(*, moment: datetime, site: Site, ra: float, dec: float) -> float:
+    """sec z of (ra, dec) seen from ``site`` at ``moment``: the plane-parallel airmass."""
+    hour_angle = math.radians(15.0 * (local_sidereal_hours(moment, site.longitude) - ra / 15.0))
+    latitude, declination = math.radians(site.latitude), math.radians(dec)
+    cos_zenith = (math.sin(latitude) * math.sin(declination)
+                  + math.cos(latitude) * math.cos(declination) * math.cos(hour_angle))
+    return 1.0 / cos_zenith if cos_zenith > 0.05 else 20.0
+
+
+def transit_time(*, day: datetime, ra: float, longitude: float) -> datetime:
+    """The moment on the UTC day of ``day`` when (ra) crosses the meridian of ``longitude``."""
+    start = _as_utc(day).replace(hour=0, minute=0, second=0, microsecond=0)
+    hours = (ra / 15.0 - local_sidereal_hours(start, longitude)) % 24.0 / 1.0027379093
+    return start + timedelta(hours=hours)
 
 
 def lco_basename(
@@ -148,11 +222,19 @@ def make_frame(
     gain: float = 1.0,
     read_noise: float = 7.5,
     saturate: float = 60000.0,
+    field: StarField | None = None,
+    target_ra: float | None = None,
+    target_dec: float | None = None,
 ) -> fits.HDUList:
     """A realistic reduced frame, deterministic for ``seed`` and the other arguments.
 
     ``public_date`` defaults to one year after ``observation_date`` (LCO's proprietary period).
     Star positions in ``CAT`` are 1-based and exact; ``ra``/``dec`` come from the frame's WCS.
+    Without ``field`` the frame has ``n_stars`` random stars of its own; with it, the field's stars
+    at their sky positions, with fluxes from their magnitudes, the frame's zero point, the
+    exposure time and the extinction at the frame's airmass (so frames of one field share stars).
+    ``ra``/``dec`` are the pointing; ``target_ra``/``target_dec`` (default: the pointing) the
+    catalogue position of the target (``CAT-RA``/``CAT-DEC``).
     """
     rng = np.random.default_rng(seed)
     ny, nx = shape
@@ -164,6 +246,10 @@ def make_frame(
     )
     wcs = tan_wcs(shape=shape, ra=ra, dec=dec, pixel_scale_arcsec=pixel_scale_arcsec,
                   rotation_deg=rotation_deg)
+    site = SITES.get(site_id, SITES["coj"])
+    middle = observation_date + timedelta(seconds=exposure_time / 2.0)
+    frame_airmass = airmass(moment=middle, site=site, ra=ra, dec=dec)
+    frame_zero_point = ZERO_POINT_1S - EXTINCTION_PER_AIRMASS * (frame_airmass - 1.0)
 
     # Sky: a level of a few hundred ADU with a gentle linear gradient across the chip.
     sky_level = float(sky_level if sky_level is not None else rng.uniform(150.0, 900.0))
@@ -173,11 +259,18 @@ def make_frame(
     sky = sky_level * (1.0 + np.float32(gradient_x) * columns + np.float32(gradient_y) * rows)
     image = np.ascontiguousarray(sky, dtype=np.float32)
 
-    # Stars: uniform positions, power-law fluxes (many faint, few bright), 0-based pixels.
     margin = 3.0
-    star_x = rng.uniform(margin, nx - 1 - margin, size=n_stars)
-    star_y = rng.uniform(margin, ny - 1 - margin, size=n_stars)
-    star_flux = np.minimum(2000.0 * rng.uniform(0.0, 1.0, size=n_stars) ** (-1.0 / 1.2), 5.0e6)
+    if field is None:
+        # Stars: uniform positions, power-law fluxes (many faint, few bright), 0-based pixels.
+        star_x = rng.uniform(margin, nx - 1 - margin, size=n_stars)
+        star_y = rng.uniform(margin, ny - 1 - margin, size=n_stars)
+        star_flux = np.minimum(2000.0 * rng.uniform(0.0, 1.0, size=n_stars) ** (-1.0 / 1.2), 5.0e6)
+    else:
+        field_x, field_y = wcs.all_world2pix(field.ra, field.dec, 0)
+        inside = ((field_x >= margin) & (field_x <= nx - 1 - margin)
+                  & (field_y >= margin) & (field_y <= ny - 1 - margin))
+        star_x, star_y = field_x[inside], field_y[inside]
+        star_flux = exposure_time * 10.0 ** (-0.4 * (field.mag[inside] - frame_zero_point))
     render_stars(image, x=star_x, y=star_y, flux=star_flux, fwhm_pixels=fwhm_pixels)
 
     # Noise: Poisson (Gaussian approximation) on sky + stars, plus read noise, in ADU.
@@ -191,7 +284,7 @@ def make_frame(
     peak = star_flux / (2.0 * math.pi * sigma**2)
     aperture_pixels = math.pi * (2.0 * fwhm_pixels) ** 2
     flux_error = np.sqrt(star_flux / gain + aperture_pixels * (sky_level / gain + (read_noise / gain) ** 2))
-    zero_point = 23.5 + 2.5 * math.log10(exposure_time)
+    zero_point = frame_zero_point + 2.5 * math.log10(exposure_time)
     star_ra, star_dec = wcs.all_pix2world(star_x + 1.0, star_y + 1.0, 1)
     catalog = {
         "x": star_x + 1.0, "y": star_y + 1.0, "xwin": star_x + 1.0, "ywin": star_y + 1.0,
@@ -199,6 +292,7 @@ def make_frame(
         "flag": np.where(peak + sky_level >= saturate, 4, 0).astype(np.int16),
         "ra": star_ra, "dec": star_dec,
         "mag": zero_point - 2.5 * np.log10(star_flux), "magerr": 1.0857 * flux_error / star_flux,
+        "fwhm": np.full(len(star_x), fwhm_pixels),
     }
 
     header = fits.Header()
@@ -209,11 +303,19 @@ def make_frame(
         for column in (1, 2):
             header[f"CD{axis}_{column}"] = float(wcs.wcs.cd[axis - 1, column - 1])
     observation_time = Time(observation_date)
+    pointing = (Angle(ra, unit="deg").to_string(unit="hourangle", sep=":", precision=3),
+                Angle(dec, unit="deg").to_string(unit="deg", sep=":", precision=2, alwayssign=True))
+    target = (pointing if target_ra is None or target_dec is None else
+              (Angle(target_ra, unit="deg").to_string(unit="hourangle", sep=":", precision=3),
+               Angle(target_dec, unit="deg").to_string(unit="deg", sep=":", precision=2, alwayssign=True)))
     header.update({
         "ORIGNAME": basename[:-3] + "e00" if basename.endswith("e91") else basename,
         "OBJECT": target_name,
         "FILTER": filter_name,
-        "DATE-OBS": _fits_time(observation_date),
+        "DATE": (_fits_time(observation_date + timedelta(seconds=exposure_time + 75.0)),
+                 "[UTC] Date this FITS file was written"),
+        "DATE-OBS": (_fits_time(observation_date), "[UTC] Start of the exposure"),
+        "UTSTART": f"{observation_date:%H:%M:%S}.{observation_date.microsecond // 1000:03d}",
         "DAY-OBS": f"{observation_date:%Y%m%d}",
         "MJD-OBS": round(float(observation_time.mjd), 8),
         "EXPTIME": float(exposure_time),
@@ -225,14 +327,22 @@ def make_frame(
         "RLEVEL": 91,
         "OBSTYPE": "EXPOSE",
         "REQNUM": int(request_id),
-        "RA": Angle(ra, unit="deg").to_string(unit="hourangle", sep=":", precision=3),
-        "DEC": Angle(dec, unit="deg").to_string(unit="deg", sep=":", precision=2, alwayssign=True),
+        "RA": pointing[0],
+        "DEC": pointing[1],
+        "CAT-RA": target[0],
+        "CAT-DEC": target[1],
+        "SRCTYPE": "EXTRASOLAR",
+        "LATITUDE": site.latitude,
+        "LONGITUD": site.longitude,
+        "HEIGHT": site.height,
+        "AIRMASS": (round(frame_airmass, 4), "sec z at the middle of the exposure"),
         "PIXSCALE": float(pixel_scale_arcsec),
         "GAIN": float(gain),
         "RDNOISE": float(read_noise),
         "SATURATE": float(saturate),
         "L1FWHM": round(fwhm_pixels * pixel_scale_arcsec, 3),
         "L1MEAN": round(sky_level, 3),
+        "L1ZP": (round(frame_zero_point, 4), "[mag] 1 ADU/s, after extinction at AIRMASS"),
     })
     # Quantised with subtractive dithering, as fpack writes archive frames; a fixed dither seed
     # makes the compressed bytes (and so the md5) reproducible.
@@ -254,50 +364,129 @@ def write_frame(hdul: fits.HDUList, path: str | os.PathLike[str]) -> Path:
     return target
 
 
-# --- a demo set --------------------------------------------------------------------------------
-DEMO_TARGETS = (
-    # name, ra, dec, site, instrument, proposal, proprietary
-    ("M51", 202.4696, 47.1952, "elp", "fa05", "LCOEPO2026B-001", False),
-    ("NGC 2808", 138.0129, -64.8635, "coj", "fa12", "LCO2026B-012", True),
-    ("M4", 245.8968, -26.5257, "lsc", "fa15", "LCOEPO2026B-001", False),
+# --- the demo sky ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DemoSeries:
+    """Frames of one target: one star field, dithered pointings, one or more filters."""
+
+    target: str
+    ra: float
+    dec: float
+    site: str
+    instrument: str
+    proposal: str
+    filters: tuple[str, ...]
+    exposures_per_filter: int
+    nights: int = 1  # consecutive nights ending on the demo night, exposures spread over them
+    cadence_minutes: float = 4.0
+    variable: tuple[float, float, float] | None = None  # (mean mag, amplitude mag, period days)
+    mover: tuple[float, float, float] | None = None  # (mag, RA rate, Dec rate in arcsec/hour)
+    size_divisor: int = 1  # frames of long series are smaller, so the demo set is written quickly
+    dither_pixels: float = 40.0  # the most a pointing is offset from the target, per axis
+
+
+DEMO_SERIES = (
+    # Three filters of one field: Median/Stacking with WCS alignment, and a white-star Color Image.
+    DemoSeries("M51", 202.4696, 47.1952, "elp", "fa05", "LCOEPO2026B-001", ("rp", "V", "B"), 3),
+    # A proprietary programme: invisible to users without its proposal.
+    DemoSeries("NGC 2808", 138.0129, -64.8635, "coj", "fa12", "LCO2026B-012", ("rp",), 3),
+    # A time series with a variable star at the target position (Light Curve, Variable Star).
+    DemoSeries("Datalab V1", 64.1250, -20.4500, "lsc", "fa15", "LCOEPO2026B-001", ("rp",), 12,
+               nights=3, cadence_minutes=50.0, variable=(14.0, 0.25, 0.3127), size_divisor=2,
+               dither_pixels=8.0),
+    # An asteroid crossing a sidereally tracked field (the moving-target operations).
+    DemoSeries("2026 DL1", 31.4000, 4.2500, "cpt", "fa14", "LCOEPO2026B-001", ("rp",), 6,
+               cadence_minutes=10.0, mover=(15.0, 30.0, -12.0), size_divisor=2,
+               dither_pixels=8.0),
 )
-DEMO_FILTERS = ("rp", "gp", "B")
+DEMO_FWHM_PIXELS = 3.5
+DEMO_EXPOSURE_SECONDS = {"rp": 60.0, "V": 90.0, "B": 120.0}
 
 
-def demo_frame_plan(*, count: int = 12, seed: int = 1, size: int = 1024) -> list[dict]:
-    """Keyword arguments for :func:`make_frame` of a small, realistic, deterministic demo set.
+def demo_field(series: DemoSeries, *, size: int, seed: int) -> StarField:
+    """The series' fixed star field, wide enough for every dithered pointing."""
+    half_diagonal_pixels = (size / 2.0 + series.dither_pixels) * math.sqrt(2.0) + 5.0
+    half_diagonal_deg = half_diagonal_pixels * DEFAULT_PIXEL_SCALE_ARCSEC / 3600.0
+    area_ratio = math.pi * half_diagonal_deg**2 / (size * DEFAULT_PIXEL_SCALE_ARCSEC / 3600.0) ** 2
+    stars_in_frame = max(20, round(250 * (size / 1024.0) ** 2))
+    return star_field(ra=series.ra, dec=series.dec, radius_deg=half_diagonal_deg,
+                      n_stars=round(stars_in_frame * area_ratio), seed=seed)
 
-    Frames cycle through a few targets and the rp/gp/B filters with arcsecond pointing offsets.
-    The ``LCOEPO`` proposal's frames are public on arrival; the other proposal's stay proprietary
-    for a year after the observation.
+
+def variable_magnitude(series: DemoSeries, moment: datetime, epoch: datetime) -> float:
+    """m(t) = m0 + A sin(2 pi (t - t0) / P), t at mid-exposure in JD (UTC), t0 the series' first night."""
+    mean, amplitude, period = series.variable
+    return mean + amplitude * math.sin(2.0 * math.pi * (julian_date(moment) - julian_date(epoch)) / period)
+
+
+def mover_position(series: DemoSeries, moment: datetime, epoch: datetime) -> tuple[float, float]:
+    """The asteroid's (ra, dec) at ``moment``: a straight track from the target position at ``epoch``."""
+    _, ra_rate, dec_rate = series.mover
+    hours = (_as_utc(moment) - _as_utc(epoch)).total_seconds() / 3600.0
+    dec = series.dec + dec_rate * hours / 3600.0
+    return series.ra + ra_rate * hours / 3600.0 / math.cos(math.radians(dec)), dec
+
+
+def demo_frame_plan(*, night: datetime, seed: int = 1, size: int = 1024) -> list[dict]:
+    """Keyword arguments for :func:`make_frame` of the demo sky, deterministic for (night, seed, size).
+
+    Every series is observed around its target's meridian transit on the UTC day of ``night``
+    (a time series on the nights before it too), each exposure pointed a few to tens of pixels
+    away from the last. Frames of the ``LCOEPO`` proposal are public on arrival; the other
+    proposal's stay proprietary for a year.
     """
+    from datalab.local_archive.demo_proposals import DEMO_PROPOSALS
+
     rng = np.random.default_rng(seed)
-    per_target = max(1, math.ceil(count / len(DEMO_TARGETS)))
-    plan = []
-    for index in range(count):
-        name, ra, dec, site, instrument, proposal, proprietary = DEMO_TARGETS[
-            (index // per_target) % len(DEMO_TARGETS)
-        ]
-        exposure_in_target = index % per_target
-        filter_name = DEMO_FILTERS[exposure_in_target % len(DEMO_FILTERS)]
-        observed = DEFAULT_OBSERVATION_DATE + timedelta(
-            days=(index // per_target), minutes=3 * exposure_in_target
-        )
-        offset_ra, offset_dec = rng.uniform(-15.0, 15.0, size=2) / 3600.0
-        plan.append({
-            "shape": (size, size),
-            "seed": seed * 1000 + index,
-            "filter_name": filter_name,
-            "target_name": name,
-            "ra": ra + offset_ra / max(math.cos(math.radians(dec)), 1e-6),
-            "dec": dec + offset_dec,
-            "observation_date": observed,
-            "site_id": site,
-            "instrument_id": instrument,
-            "proposal_id": proposal,
-            "public_date": observed + timedelta(days=365) if proprietary else observed,
-            "exposure_time": {"rp": 60.0, "gp": 90.0, "B": 120.0}[filter_name],
-            "request_id": 3000000 + seed * 100 + index // per_target,
-            "frame_number": 40 + index,
-        })
+    plan, frame_number = [], 40
+    for index, series in enumerate(DEMO_SERIES):
+        side = max(32, size // series.size_divisor)
+        field = demo_field(series, size=side, seed=seed * 100 + index)
+        site = SITES[series.site]
+        first_night = _as_utc(night) - timedelta(days=series.nights - 1)
+        epoch = transit_time(day=first_night, ra=series.ra, longitude=site.longitude)
+        exposures = [(filter_name, repeat) for repeat in range(series.exposures_per_filter)
+                     for filter_name in series.filters]
+        per_night = math.ceil(len(exposures) / series.nights)
+        for number, (filter_name, _) in enumerate(exposures):
+            day = first_night + timedelta(days=number // per_night)
+            in_night = number % per_night
+            transit = transit_time(day=day, ra=series.ra, longitude=site.longitude)
+            start = transit + timedelta(minutes=series.cadence_minutes * (in_night - (per_night - 1) / 2.0))
+            start = start.replace(microsecond=0)
+            exposure = DEMO_EXPOSURE_SECONDS[filter_name]
+            middle = start + timedelta(seconds=exposure / 2.0)
+            frame_field = field
+            if series.variable is not None:
+                frame_field = frame_field.with_stars([series.ra], [series.dec],
+                                                     [variable_magnitude(series, middle, epoch)])
+            if series.mover is not None:
+                mover_ra, mover_dec = mover_position(series, middle, epoch)
+                frame_field = frame_field.with_stars([mover_ra], [mover_dec], [series.mover[0]])
+            dither_x, dither_y = rng.uniform(-series.dither_pixels, series.dither_pixels, size=2)
+            scale = DEFAULT_PIXEL_SCALE_ARCSEC / 3600.0
+            pointing_dec = series.dec + dither_y * scale
+            proprietary = DEMO_PROPOSALS[series.proposal][1]
+            plan.append({
+                "shape": (side, side),
+                "seed": seed * 1000 + len(plan),
+                "filter_name": filter_name,
+                "target_name": series.target,
+                "ra": (series.ra - dither_x * scale / math.cos(math.radians(pointing_dec))) % 360.0,
+                "dec": pointing_dec,
+                "target_ra": series.ra,
+                "target_dec": series.dec,
+                "observation_date": start,
+                "site_id": series.site,
+                "instrument_id": series.instrument,
+                "proposal_id": series.proposal,
+                "public_date": start + timedelta(days=365) if proprietary else start,
+                "exposure_time": exposure,
+                "request_id": 3000000 + seed * 100 + index * 10 + number // per_night,
+                "frame_number": frame_number,
+                "field": frame_field,
+                "fwhm_pixels": DEMO_FWHM_PIXELS,
+                "sky_level": float(rng.uniform(250.0, 350.0)),
+            })
+            frame_number += 1
     return plan

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 
 import numpy as np
 from astropy.io import fits
@@ -21,12 +22,12 @@ def test_frame_has_sci_and_cat_with_lco_headers(tmp_path):
         header = hdul["SCI"].header
         catalog = hdul["CAT"].data
         assert science.shape == (256, 320) and science.dtype == np.float32
-        for keyword in ("FILTER", "OBJECT", "DATE-OBS", "MJD-OBS", "EXPTIME", "SITEID", "TELID", "INSTRUME",
+        for keyword in ("FILTER", "OBJECT", "DATE", "DATE-OBS", "MJD-OBS", "EXPTIME", "SITEID", "TELID", "INSTRUME",
                         "PROPID", "L1PUBDAT", "REQNUM", "PIXSCALE", "GAIN", "RDNOISE", "SATURATE", "L1FWHM"):
             assert keyword in header, keyword
         assert (header["RLEVEL"], header["OBSTYPE"]) == (91, "EXPOSE")
         assert catalog.columns.names == ["x", "y", "xwin", "ywin", "flux", "fluxerr", "peak", "flag",
-                                         "ra", "dec", "mag", "magerr"]
+                                         "ra", "dec", "mag", "magerr", "fwhm"]
         assert len(catalog) == 50
         assert 100.0 < float(np.median(science)) < 1000.0  # sky background
 
@@ -67,11 +68,11 @@ def test_a_2048_frame_is_fast():
 
 
 def test_demo_plan_basenames_are_lco_like_and_unique():
-    plan = demo_frame_plan(count=12, seed=1)
+    plan = demo_frame_plan(night=datetime(2026, 11, 30, tzinfo=timezone.utc), seed=1)
     basenames = {lco_basename(site_id=p["site_id"], instrument_id=p["instrument_id"],
                               observation_date=p["observation_date"], frame_number=p["frame_number"])
                  for p in plan}
-    assert len(basenames) == 12
-    assert "elp1m011-fa05-20261101-0040-e91" in basenames
-    assert {p["filter_name"] for p in plan} == {"rp", "gp", "B"}
-    assert len({p["proposal_id"] for p in plan}) == 2
+    assert len(basenames) == len(plan) == 30
+    assert "elp1m011-fa05-20261130-0040-e91" in basenames
+    assert {p["filter_name"] for p in plan} == {"rp", "V", "B"}
+    assert {p["proposal_id"] for p in plan} == {"LCOEPO2026B-001", "LCO2026B-012"}

@@ -1,32 +1,55 @@
-"""``python manage.py generate_demo_frames``: a realistic demo archive for a fresh install."""
+"""``python manage.py generate_demo_frames``: the demo sky for a fresh install (see README)."""
 from __future__ import annotations
 
 import time
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from datalab.local_archive.demo_proposals import DEMO_PROPOSALS
 from datalab.local_archive.indexing import archive_root, index_file
 from datalab.local_archive.synthetic import demo_frame_plan, lco_basename, make_frame, write_frame
 
+# The night the demo set was made for, kept beside the frames so later runs find the same set
+# (the frames are dated to the night before the first run, so a browser's "last few days" shows them).
+NIGHT_FILE = ".demo-night"
+
+
+def demo_night(directory: Path, requested: str | None) -> datetime:
+    """The requested night, else the one recorded in ``directory``, else yesterday (UTC)."""
+    recorded = directory / NIGHT_FILE
+    text = requested or (recorded.read_text().strip() if recorded.exists() else "")
+    if not text:
+        text = (datetime.now(timezone.utc) - timedelta(days=1)).date().isoformat()
+    try:
+        night = date.fromisoformat(text)
+    except ValueError:
+        raise CommandError(f"--night must be a date like 2026-11-30, not {text!r}.") from None
+    directory.mkdir(parents=True, exist_ok=True)
+    recorded.write_text(night.isoformat() + "\n")
+    return datetime(night.year, night.month, night.day, tzinfo=timezone.utc)
+
 
 class Command(BaseCommand):
-    help = "Write synthetic LCO-like frames into LOCAL_ARCHIVE_DIR and index them (idempotent)."
+    help = "Write the demo sky's frames into LOCAL_ARCHIVE_DIR and index them (idempotent)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--count", type=int, default=12, help="number of frames (default 12)")
+        parser.add_argument("--night", default=None,
+                            help="UTC date of the last night observed (default: the one recorded, else yesterday)")
         parser.add_argument("--size", type=int, default=1024, help="frame width and height in pixels")
         parser.add_argument("--seed", type=int, default=1, help="seed of the whole set")
         parser.add_argument("--dir", type=Path, default=None, help="default: LOCAL_ARCHIVE_DIR")
         parser.add_argument("--force", action="store_true", help="rewrite files that already exist")
 
-    def handle(self, *args, count: int, size: int, seed: int, dir: Path | None, force: bool,
+    def handle(self, *args, night: str | None, size: int, seed: int, dir: Path | None, force: bool,
                **options) -> None:
         directory = Path(dir or settings.LOCAL_ARCHIVE_DIR).resolve()
         indexable = directory.is_relative_to(archive_root().resolve())
         started = time.perf_counter()
-        for arguments in demo_frame_plan(count=count, seed=seed, size=size):
+        plan = demo_frame_plan(night=demo_night(directory, night), seed=seed, size=size)
+        for arguments in plan:
             basename = lco_basename(
                 site_id=arguments["site_id"], instrument_id=arguments["instrument_id"],
                 observation_date=arguments["observation_date"], frame_number=arguments["frame_number"],
@@ -39,9 +62,10 @@ class Command(BaseCommand):
                 state = "exists"
             if indexable:
                 index_file(path)
-            self.stdout.write(f"{basename} ({arguments['target_name']}, {arguments['filter_name']}, {state})")
+            private = " proprietary" if DEMO_PROPOSALS[arguments["proposal_id"]][1] else ""
+            self.stdout.write(f"{basename} ({arguments['target_name']}, {arguments['filter_name']},"
+                              f" {arguments['proposal_id']}{private}, {state})")
         elapsed = time.perf_counter() - started
-        self.stdout.write(self.style.SUCCESS(f"{count} demo frames of {size}x{size} in {directory} "
-                                             f"({elapsed:.1f} s)"))
+        self.stdout.write(self.style.SUCCESS(f"{len(plan)} demo frames in {directory} ({elapsed:.1f} s)"))
         if not indexable:
             self.stdout.write(self.style.WARNING("Not indexed: the directory is outside LOCAL_ARCHIVE_DIR."))
