@@ -39,7 +39,7 @@ def requested_side(params, name: str) -> int:
 
 
 def storage_name(basename: str, name: str) -> str:
-    return f"thumbnails/{basename}/{name}.jpg"
+    return f"thumbnail-files/{basename}/{name}.jpg"
 
 
 def signed_url(basename: str, name: str, *, request: Request) -> str:
