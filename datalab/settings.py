@@ -50,6 +50,7 @@ MIDDLEWARE = [
     "datalab.observability.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "corsheaders.middleware.CorsMiddleware",
+    "datalab.cross_origin.CrossOriginResourcePolicyMiddleware",
     "datalab.datalab_session.middleware.RequestBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -24,6 +24,8 @@ export PORT="${PORT:-8000}"
 export ARCHIVE_API="${ARCHIVE_API:-http://127.0.0.1:${PORT}/archive/}"
 export PUBLIC_BASE_URL="${PUBLIC_BASE_URL:-http://127.0.0.1:${PORT}}"
 export DEBUG="${DEBUG:-true}"
+# The front end's development server (npm run serve) listens on 8080 (8081 when 8080 is taken).
+export CORS_ALLOWED_ORIGINS="${CORS_ALLOWED_ORIGINS:-http://localhost:8080,http://127.0.0.1:8080,http://localhost:8081,http://127.0.0.1:8081}"
 
 if [ -n "${DATABASE_URL:-}" ]; then
     echo "==> Database: ${DATABASE_URL%%@*}@... (DATABASE_URL)"

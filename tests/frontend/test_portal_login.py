@@ -119,3 +119,15 @@ def test_cors_preflight_of_the_login_call():
     assert response["Access-Control-Allow-Origin"] == ORIGIN
     assert "content-type" in response["Access-Control-Allow-Headers"]
     assert "Access-Control-Allow-Credentials" not in response
+
+
+def test_the_demo_user_can_be_granted_the_proprietary_demo_proposal(capsys):
+    from django.core.management import call_command
+
+    call_command("create_demo_user", username="demo")
+    password = capsys.readouterr().out.split("password: ")[1].split()[0]
+    call_command("create_demo_user", username="demo", proposal=["LCO2026B-012"])
+    assert "Proposals of 'demo': LCO2026B-012" in capsys.readouterr().out
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {login(client, 'demo', password).json()['token']}")
+    assert [proposal["id"] for proposal in client.get("/portal/profile/").json()["proposals"]] == ["LCO2026B-012"]

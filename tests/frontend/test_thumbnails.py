@@ -80,6 +80,7 @@ def test_archive_frame_thumbnail_is_a_signed_cors_jpeg_of_the_asked_size(archive
     response, image = fetch_image(url)
     assert response.status_code == 200 and response.headers["Content-Type"] == "image/jpeg"
     assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
+    assert response.headers["Cross-Origin-Resource-Policy"] == "cross-origin"  # for require-corp pages
     assert image.shape == (150, 200)  # 400x300 fitted in 200x200, aspect kept
     difference = np.abs(image - expected_jpeg(pixels, (150, 200)))
     assert np.median(difference) < 3.0 and np.mean(difference) < 4.0
