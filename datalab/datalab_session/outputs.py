@@ -29,12 +29,13 @@ logger = logging.getLogger(__name__)
 URL_KINDS = {"fits": "fits_name", "large": "large_name", "small": "small_name", "tif": "tif_name"}
 URL_FIELDS = {"fits": "fits_url", "large": "large_url", "small": "small_url", "tif": "tif_url"}
 _SIGNER_SALT = "datalab.outputs"
+OUTPUT_BASENAME_PREFIX = "datalab-"  # never the start of an archive frame's basename
 
 
 def new_output_basename(operation: DataOperation, index: int) -> str:
     """Unique across the service: the browser caches by basename and sends it back as input."""
     slug = operation.name.lower().replace(" ", "-")
-    return f"datalab-{slug}-{operation.pk}-{index}-{secrets.token_hex(4)}"
+    return f"{OUTPUT_BASENAME_PREFIX}{slug}-{operation.pk}-{index}-{secrets.token_hex(4)}"
 
 
 def _save(local_path: Path, name: str) -> str:

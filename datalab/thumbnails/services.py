@@ -1,7 +1,8 @@
 """Thumbnails by basename, as the front end's ``thumbnailServiceUrl`` is asked for them.
 
-A basename is the user's own output when they have one of that name, else an archive frame (seen
-only through the user's archive rights, checked with the archive on every request). The JPEG is
+A basename is one of the user's own outputs when it has the outputs' prefix (another user's is
+not found, exactly like a name nobody has), else an archive frame (seen only through the user's
+archive rights, checked with the archive on every request). The JPEG is
 made once per frame version and size (in the analysis cache), copied to output storage and handed
 out as a signed URL that works without the token, like every other image URL of the service.
 """
@@ -16,7 +17,7 @@ from rest_framework.request import Request
 from data_operations.errors import InputValidationError
 from datalab.analysis.frames import resolve_frame
 from datalab.datalab_session import selectors
-from datalab.datalab_session.outputs import output_urls, sign_output
+from datalab.datalab_session.outputs import OUTPUT_BASENAME_PREFIX, output_urls, sign_output
 
 MAX_SIDE = 2048
 DEFAULT_SIDE = 200
@@ -46,7 +47,7 @@ def signed_url(basename: str, name: str, *, request: Request) -> str:
     """A URL of a stored thumbnail that works without the token (the storage's own on S3)."""
     if settings.OUTPUT_STORAGE != "local":
         return default_storage.url(storage_name(basename, name))
-    path = reverse("thumbnail-file", kwargs={"basename": basename, "name": name})
+    path = reverse("thumbnail-file", kwargs={"basename": basename, "id": name})
     path = f"{path}?sig={sign_output(f'{basename}/{name}', SIGNATURE_KIND)}"
     if settings.PUBLIC_BASE_URL:
         return settings.PUBLIC_BASE_URL.rstrip("/") + path
@@ -55,7 +56,10 @@ def signed_url(basename: str, name: str, *, request: Request) -> str:
 
 def thumbnail_url(*, user, basename: str, width: int, height: int, request: Request) -> str:
     """The signed URL of a JPEG of ``basename`` fitting in ``width`` x ``height``."""
-    record = selectors.output_file_for(user=user, basename=basename)
+    is_output = basename.startswith(OUTPUT_BASENAME_PREFIX)
+    record = selectors.output_file_for(user=user, basename=basename) if is_output else None
+    if is_output and record is None:
+        raise NotFound(f"Datalab output {basename} was not found.")
     if record is not None and not record.fits_name:
         # An image-only output (a colour composite): its stored previews are the thumbnails.
         urls = output_urls(record, request=request)

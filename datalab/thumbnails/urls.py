@@ -5,5 +5,5 @@ from datalab.thumbnails import views
 
 urlpatterns = [
     path("<str:basename>/", views.thumbnail_view, name="thumbnail"),
-    path("<str:basename>/<str:name>.jpg", views.thumbnail_file_view, name="thumbnail-file"),
+    path("<str:basename>/<str:id>.jpg", views.thumbnail_file_view, name="thumbnail-file"),
 ]

@@ -24,8 +24,12 @@ def thumbnail_view(request: Request, basename: str) -> Response:
 @api_view(["GET"])
 @authentication_classes([])
 @permission_classes([AllowAny])
-def thumbnail_file_view(request: Request, basename: str, name: str):
-    """The JPEG, to anyone holding a valid, unexpired signed URL (an <img> or fetch without token)."""
+def thumbnail_file_view(request: Request, basename: str, id: str):
+    """The JPEG, to anyone holding a valid, unexpired signed URL (an <img> or fetch without token).
+
+    ``id`` names one stored JPEG of the frame: its product key and size.
+    """
+    name = id
     stored = services.storage_name(basename, name)
     signature = request.query_params.get("sig", "")
     if not verify_output_signature(f"{basename}/{name}", services.SIGNATURE_KIND, signature):

@@ -111,8 +111,11 @@ def test_own_output_thumbnail_and_nobody_elses(archive, owner, owner_api, strang
     assert image.shape == (48, 64)
     difference = np.abs(image - expected_jpeg(np.asarray(hdul["SCI"].data, np.float64), (48, 64)))
     assert np.median(difference) < 3.0
-    # The stranger has no output of that name and the archive has no such frame.
-    assert stranger_api.get("/thumbnails/datalab-median-1-0-abcd/?width=64&height=64").status_code == 404
+    # The stranger has no output of that name: the same answer as for a name nobody has.
+    for name in ("datalab-median-1-0-abcd", "datalab-median-9-0-ffff"):
+        response = stranger_api.get(f"/thumbnails/{name}/?width=64&height=64")
+        assert response.status_code == 404
+        assert response.json() == {"error": f"Datalab output {name} was not found."}
 
 
 def test_signed_url_is_required_for_the_jpeg(archive, owner_api):
