@@ -234,7 +234,11 @@ def test_two_consecutive_refreshes_show_identical_outputs(demo_sky, start_worker
     body = {"name": "Median", "input_data": {"input_files": items, "align": "wcs"}}
     operation_id = ui.call("POST", f"{ui.api}datasessions/{session_id}/operations/", body, expect=201)["id"]
     wait_completed(ui, session_id, operation_id)
-    first = ui.call("GET", f"{ui.api}datasessions/{session_id}/operations/")["results"]
+    url = f"{ui.api}datasessions/{session_id}/operations/"
+    headers = {"Authorization": f"Token {ui.token}", "Accept": "application/json"}
+    first = requests.get(url, headers=headers, timeout=30)
     time.sleep(1.5)  # the front end polls every 5 s: signatures made a second later must not differ
-    second = ui.call("GET", f"{ui.api}datasessions/{session_id}/operations/")["results"]
-    assert [op["output"] for op in first] == [op["output"] for op in second]
+    second = requests.get(url, headers=headers, timeout=30)
+    assert first.status_code == second.status_code == 200
+    assert [op["output"] for op in first.json()["results"]] == [op["output"] for op in second.json()["results"]]
+    assert first.content == second.content  # byte-identical refreshes
