@@ -8,16 +8,14 @@ out as a signed URL that works without the token, like every other image URL of 
 """
 from __future__ import annotations
 
-from django.conf import settings
 from django.core.files.storage import default_storage
 from django.urls import reverse
 from rest_framework.exceptions import NotFound
-from rest_framework.request import Request
 
 from data_operations.errors import InputValidationError
 from datalab.analysis.frames import resolve_frame
 from datalab.datalab_session import selectors
-from datalab.datalab_session.outputs import OUTPUT_BASENAME_PREFIX, output_urls, sign_output
+from datalab.datalab_session.outputs import OUTPUT_BASENAME_PREFIX, output_urls, public_url, sign_output
 
 MAX_SIDE = 2048
 DEFAULT_SIDE = 200
@@ -43,18 +41,13 @@ def storage_name(basename: str, name: str) -> str:
     return f"thumbnail-files/{basename}/{name}.jpg"
 
 
-def signed_url(basename: str, name: str, *, request: Request) -> str:
-    """A URL of a stored thumbnail that works without the token (the storage's own on S3)."""
-    if settings.OUTPUT_STORAGE != "local":
-        return default_storage.url(storage_name(basename, name))
+def signed_url(basename: str, name: str) -> str:
+    """A URL of a stored thumbnail that works without the token, the same on every call for a while."""
     path = reverse("thumbnail-file", kwargs={"basename": basename, "id": name})
-    path = f"{path}?sig={sign_output(f'{basename}/{name}', SIGNATURE_KIND)}"
-    if settings.PUBLIC_BASE_URL:
-        return settings.PUBLIC_BASE_URL.rstrip("/") + path
-    return request.build_absolute_uri(path)
+    return public_url(f"{path}?sig={sign_output(f'{basename}/{name}', SIGNATURE_KIND)}")
 
 
-def thumbnail_url(*, user, basename: str, width: int, height: int, request: Request) -> str:
+def thumbnail_url(*, user, basename: str, width: int, height: int) -> str:
     """The signed URL of a JPEG of ``basename`` fitting in ``width`` x ``height``."""
     is_output = basename.startswith(OUTPUT_BASENAME_PREFIX)
     record = selectors.output_file_for(user=user, basename=basename) if is_output else None
@@ -62,7 +55,7 @@ def thumbnail_url(*, user, basename: str, width: int, height: int, request: Requ
         raise NotFound(f"Datalab output {basename} was not found.")
     if record is not None and not record.fits_name:
         # An image-only output (a colour composite): its stored previews are the thumbnails.
-        urls = output_urls(record, request=request)
+        urls = output_urls(record)
         key = "small_url" if max(width, height) <= SMALL_PREVIEW_SIDE else "large_url"
         if key not in urls:
             raise NotFound(f"No thumbnail can be made for {basename}.")
@@ -73,4 +66,4 @@ def thumbnail_url(*, user, basename: str, width: int, height: int, request: Requ
     if not default_storage.exists(stored):
         with open(frame.thumbnail(width, height), "rb") as handle:
             default_storage.save(stored, handle)
-    return signed_url(basename, name, request=request)
+    return signed_url(basename, name)

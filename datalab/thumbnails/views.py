@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404
+from django.http import Http404
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from datalab.datalab_session.outputs import verify_output_signature
+from datalab.datalab_session.outputs import stored_file_response, verify_output_signature
 from datalab.thumbnails import services
 
 
@@ -16,8 +16,7 @@ from datalab.thumbnails import services
 def thumbnail_view(request: Request, basename: str) -> Response:
     width = services.requested_side(request.query_params, "width")
     height = services.requested_side(request.query_params, "height")
-    url = services.thumbnail_url(user=request.user, basename=basename, width=width, height=height,
-                                 request=request)
+    url = services.thumbnail_url(user=request.user, basename=basename, width=width, height=height)
     return Response({"url": url})
 
 
@@ -36,6 +35,4 @@ def thumbnail_file_view(request: Request, basename: str, id: str):
         raise Http404
     if not default_storage.exists(stored):
         raise Http404
-    response = FileResponse(default_storage.open(stored, "rb"), content_type="image/jpeg")
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
+    return stored_file_response(stored, content_type="image/jpeg")
