@@ -48,3 +48,21 @@ def owner_api(owner) -> APIClient:
 @pytest.fixture
 def stranger_api(stranger) -> APIClient:
     return _client_for(stranger)
+
+
+@pytest.fixture(params=["compiled", "numpy"])
+def kernel_path(request, monkeypatch):
+    """Run a test once on the C kernels and decoder, once on the numpy fallback (which must agree).
+
+    In a run that forces the fallback for everything (``DATALAB_PURE_PYTHON_KERNELS=1``) the compiled
+    case is skipped; where the C modules were not built it is skipped too, saying so.
+    """
+    from data_operations.native import PURE_PYTHON_VARIABLE, compiled_kernels_in_use, pure_python_forced
+
+    if request.param == "numpy":
+        monkeypatch.setenv(PURE_PYTHON_VARIABLE, "1")
+    elif pure_python_forced():
+        pytest.skip("the pure-Python kernels are forced for this whole run")
+    elif not all(compiled_kernels_in_use().values()):
+        pytest.skip("the C kernels are not built on this machine")
+    return request.param

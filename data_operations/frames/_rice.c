@@ -35,11 +35,15 @@ enum { NO_DITHER = -1, DITHER_1 = 1, DITHER_2 = 2 };
 
 /*
  * The bit reader keeps `count` unread bits at the top of the 64-bit `bits` (zeros below them) and
- * refills whole bytes from `next`. Past `end` it reads zeros and keeps counting, so a truncated
- * tile is caught by comparing the bits consumed with the tile's length.
+ * refills whole bytes from `next` while at most 56 are loaded, so up to 64. Past `end` it reads
+ * zeros and keeps counting, so a truncated tile is caught by comparing the bits consumed with the
+ * tile's length.
  */
 #define REFILL()                                                                                   \
     do {                                                                                           \
+        if (count > 56) {                                                                          \
+            break; /* full enough: no whole byte fits */                                           \
+        }                                                                                          \
         if (next + 8 <= end) {                                                                     \
             uint64_t word;                                                                         \
             memcpy(&word, next, 8);                                                                \
@@ -58,6 +62,10 @@ enum { NO_DITHER = -1, DITHER_1 = 1, DITHER_2 = 2 };
             }                                                                                      \
         }                                                                                          \
     } while (0)
+
+/* x << n for n in 0..64: with all 64 bits loaded, a run of zeros can use every one of them, and a
+ * shift by the full width is undefined in C. */
+static inline uint64_t shift_left(uint64_t value, int n) { return n < 64 ? value << n : 0; }
 
 /* 0, 1, 2, 3, ... -> 0, -1, 1, -2, ... without a branch (the sign is a coin flip on noisy sky). */
 #define UNFOLD(folded) (((folded) >> 1) ^ (0u - ((folded) & 1u)))
@@ -109,14 +117,14 @@ static int rice_decode(const uint8_t *data, Py_ssize_t length, int blocksize, in
                 int used = __builtin_clzll(bits) + 1; /* the zeros and the terminating one */
                 high += (uint32_t)(used - 1);
                 if (used + fs > count) { /* the low bits are not all loaded yet */
-                    bits <<= used;
+                    bits = shift_left(bits, used);
                     count -= used;
                     REFILL();
                     used = 0;
                 }
                 /* the fs low bits follow the terminating one; ">> 1" keeps fs == 0 defined */
-                uint32_t low = (uint32_t)(((bits << used) >> (63 - fs)) >> 1);
-                bits <<= used + fs;
+                uint32_t low = (uint32_t)((shift_left(bits, used) >> (63 - fs)) >> 1);
+                bits = shift_left(bits, used + fs);
                 count -= used + fs;
                 uint32_t folded = (high << fs) | low;
                 last += UNFOLD(folded);
@@ -204,6 +212,7 @@ PyDoc_STRVAR(decode_tiles_doc,
 "sizes, blank or None) and float64 (scale, zero, the 10 000-entry dither sequence).");
 
 static PyObject *decode_tiles(PyObject *self, PyObject *args) {
+    (void)self;
     PyObject *data_obj, *offsets_obj, *lengths_obj, *sizes_obj, *scale_obj, *zero_obj, *blank_obj, *sequence_obj,
         *out_obj;
     int blocksize, dither_method;
@@ -327,7 +336,7 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_rice", "Rice decoding and unquantising of FITS image tiles.", -1, methods,
+    PyModuleDef_HEAD_INIT, "_rice", "Rice decoding and unquantising of FITS image tiles.", -1, methods, NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC PyInit__rice(void) { return PyModule_Create(&module); }

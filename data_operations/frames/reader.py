@@ -1,4 +1,4 @@
-"""Reading the ``SCI`` images of several frames together, a band of rows at a time.
+"""Reading the science images of several frames together, a band of rows at a time.
 
 A 4096x4096 float32 frame is 64 MiB, and an operation may combine hundreds; only a band of rows
 from every frame is ever in memory. Row-tiled compressed images (archive frames and our own
@@ -6,6 +6,10 @@ products) are decoded by ``TiledImage``, which reads only the tiles a band touch
 GIL while it decodes, so a few threads fill the next band while the caller combines this one. Other
 layouts go through astropy's ``section``, which likewise touches only the rows asked for. Opening a
 stack costs the headers and the tile tables alone.
+
+The science image is the one ``science.science_hdu_index`` names (``SCI``, else the first 2-D
+image). Every pixel that decodes to +inf or -inf is read as NaN (missing, like a blank), for every
+operation and analysis action alike; ``FrameStack.infinite_counts`` says how many per frame.
 """
 from __future__ import annotations
 
@@ -23,10 +27,10 @@ import numpy as np
 from astropy.io import fits
 
 from data_operations.errors import OperationError
+from data_operations.frames.science import SCI_EXTENSION, compressed_header_problem, science_hdu_index
 from data_operations.frames.tiled import TiledImage
 from data_operations.kernels.threads import core_count
 
-SCI_EXTENSION = "SCI"
 # Bands larger than this buy no speed but cost fresh memory; much smaller ones make astropy's
 # per-call section overhead show (measured: 128+ rows per call decode ~30% faster than 16-51).
 EFFICIENT_BAND_BYTES = 16 * 1024 * 1024
@@ -41,6 +45,7 @@ BANDS_AHEAD = 2
 BAND_COPIES = BANDS_AHEAD + 1
 
 _IMAGE_HDU_TYPES = (fits.PrimaryHDU, fits.ImageHDU, fits.CompImageHDU)
+__all__ = ["SCI_EXTENSION", "FrameInfo", "FrameStack", "band_rows_for_budget", "efficient_band_rows"]
 
 
 def band_rows_for_budget(budget_bytes: int, frame_count: int, width: int) -> int:
@@ -73,6 +78,7 @@ class FrameInfo:
     display_name: str
     shape: tuple[int, int]  # (ny, nx) = (NAXIS2, NAXIS1)
     header: fits.Header
+    infinite_count: int = 0  # +-inf pixels read as NaN (filled in by ``read_image``)
 
 
 def _unreadable(name: str) -> OperationError:
@@ -104,7 +110,7 @@ def _file_offsets(hdul: fits.HDUList, index: int) -> tuple[int, int]:
 
 
 def _check_complete(hdul: fits.HDUList, hdu_index: int, path: Path, name: str) -> None:
-    """Refuse a file that ends before the chosen HDU's data does.
+    """Refuse a file that ends before the chosen HDU's data does, or whose compression header lies.
 
     astropy only warns about truncation at open and fails later, mid-band; checking here fails
     before any work is done. The raw on-disk header is read because a compressed image's
@@ -114,6 +120,10 @@ def _check_complete(hdul: fits.HDUList, hdu_index: int, path: Path, name: str) -
     with open(path, "rb") as handle:
         handle.seek(header_offset)
         stored_header = fits.Header.fromfile(handle)
+    if isinstance(hdul[hdu_index], fits.CompImageHDU):
+        problem = compressed_header_problem(stored_header)
+        if problem is not None:
+            raise OperationError(f"Frame {name} has a malformed compressed image header: {problem}.")
     if os.path.getsize(path) < data_offset + _stored_data_bytes(stored_header):
         raise _unreadable(name)
 
@@ -124,16 +134,6 @@ def _has_unparsed_bytes(hdul: fits.HDUList, path: Path) -> bool:
     return os.path.getsize(path) > info["datLoc"] + info["datSpan"]
 
 
-def _science_hdu_index(hdul: fits.HDUList, name: str) -> int:
-    """Index of the ``SCI`` image; a single-HDU file's primary image stands in for it."""
-    for index, hdu in enumerate(hdul):
-        if hdu.name.upper() == SCI_EXTENSION:
-            return index
-    if len(hdul) == 1:
-        return 0
-    raise OperationError(f"Frame {name} has no SCI extension.")
-
-
 def _image_shape(hdu: Any, name: str) -> tuple[int, int]:
     shape = tuple(hdu.shape) if isinstance(hdu, _IMAGE_HDU_TYPES) else ()
     if len(shape) != 2 or min(shape) < 1:
@@ -142,9 +142,11 @@ def _image_shape(hdu: Any, name: str) -> tuple[int, int]:
 
 
 def _locate_science_image(hdul: fits.HDUList, path: Path, name: str) -> tuple[Any, tuple[int, int]]:
-    """The SCI HDU and its (ny, nx), once the file is known to hold all of its data."""
+    """The science HDU and its (ny, nx), once the file is known to hold all of its data."""
     try:
-        index = _science_hdu_index(hdul, name)
+        index = science_hdu_index(hdul)
+        if index is None:
+            raise OperationError(f"Frame {name} has no 2-D image data.")
         shape = _image_shape(hdul[index], name)
     except OperationError:
         # A missing SCI or empty image in a file with unparsed bytes is damage, not a wrong file.
@@ -153,6 +155,20 @@ def _locate_science_image(hdul: fits.HDUList, path: Path, name: str) -> tuple[An
         raise
     _check_complete(hdul, index, path, name)
     return hdul[index], shape
+
+
+def _infinite_to_nan(pixels: np.ndarray) -> int:
+    """Replace +-inf by NaN in place; the number replaced. Two reductions when there are none."""
+    if pixels.size == 0:
+        return 0
+    flat = pixels.reshape(-1) if pixels.flags.c_contiguous else pixels.ravel()
+    # fmax/fmin skip NaN, so they are infinite exactly when some pixel is (or NaN if all are NaN)
+    if not np.isinf(np.fmax.reduce(flat)) and not np.isinf(np.fmin.reduce(flat)):
+        return 0
+    infinite = np.isinf(pixels)
+    count = int(np.count_nonzero(infinite))
+    pixels[infinite] = np.nan
+    return count
 
 
 class FrameStack:
@@ -172,7 +188,9 @@ class FrameStack:
         self._hdus: list = []
         self._tiled: list[TiledImage | None] = []
         self._locks: list[threading.Lock] = []  # astropy's file handles are not safe across threads
+        self._count_lock = threading.Lock()
         self.frames: list[FrameInfo] = []
+        self.infinite_counts: list[int] = []  # per frame: +-inf pixels read as NaN so far
         try:
             for index, path in enumerate(paths):
                 path = Path(path)
@@ -202,6 +220,7 @@ class FrameStack:
         self._hdus.append(hdu)
         self._tiled.append(self._tiled_layout(hdul, index, path, name) if isinstance(hdu, fits.CompImageHDU) else None)
         self._locks.append(threading.Lock())
+        self.infinite_counts.append(0)
         self.frames.append(FrameInfo(path=path, display_name=name, shape=shape, header=header))
 
     @staticmethod
@@ -300,15 +319,22 @@ class FrameStack:
                         future.cancel()
 
     def read_rows(self, index: int, y0: int, y1: int, out: np.ndarray) -> None:
-        """Decode rows y0:y1, columns 0:nx of frame ``index`` into ``out`` (float32, (y1 - y0, nx))."""
+        """Decode rows y0:y1, columns 0:nx of frame ``index`` into ``out`` (float32, (y1 - y0, nx)).
+
+        Infinite pixels become NaN and are added to ``infinite_counts[index]``.
+        """
         frame = self.frames[index]
         try:
             tiled = self._tiled[index]
             if tiled is not None:
                 tiled.read_rows(y0, y1, out)
-                return
-            with self._locks[index]:
-                out[...] = self._hdus[index].section[y0:y1, 0:out.shape[1]]
+            else:
+                with self._locks[index]:
+                    out[...] = self._hdus[index].section[y0:y1, 0:out.shape[1]]
+            infinite = _infinite_to_nan(out)
+            if infinite:
+                with self._count_lock:
+                    self.infinite_counts[index] += infinite
         except MemoryError:
             raise
         except OperationError:

@@ -6,6 +6,7 @@ way) into an array owned by the caller, which stays valid after the stack is clo
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -16,11 +17,14 @@ READ_BAND_BYTES = 16 * 1024 * 1024  # rows read per pass; the image itself is th
 
 
 def read_image(path: Path | str, name: str | None = None) -> tuple[np.ndarray, FrameInfo]:
-    """The frame's SCI image as float32 (ny, nx) and its ``FrameInfo`` (header, shape, name)."""
+    """The frame's science image as float32 (ny, nx) and its ``FrameInfo`` (header, shape, name).
+
+    Infinite pixels are NaN in the image; ``FrameInfo.infinite_count`` says how many there were.
+    """
     with FrameStack([path], None if name is None else [name]) as stack:
         ny, nx = stack.shape
         image = np.empty((ny, nx), dtype=np.float32)
         rows = max(1, READ_BAND_BYTES // (nx * image.itemsize))
         for y0, y1, band in stack.bands(rows):
             image[y0:y1] = band[0]
-        return image, stack.frames[0]
+        return image, dataclasses.replace(stack.frames[0], infinite_count=stack.infinite_counts[0])

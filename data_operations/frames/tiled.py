@@ -8,11 +8,13 @@ tiles then go through one C call per band (``_rice.c``) that decodes and unquant
 with the GIL released; other tiles go through one GIL-releasing C call per tile (astropy's Rice
 codec, or ISA-L's inflate), and the unquantising, un-shuffling and blank handling are done once per
 band with numpy. So several threads decode in parallel inside one process, and the values are
-exactly those astropy returns.
+exactly those astropy returns. Without the compiled ``_rice`` module (or with the pure-Python
+kernels forced, see ``data_operations.native``) quantised Rice tiles take the per-tile path, which
+gives the same bits.
 
 Only the layouts above are handled (``RICE_1``/``GZIP_1``/``GZIP_2``, float32, tiles spanning whole
-rows); ``TiledImage.open`` returns ``None`` for anything else, and the caller falls back to
-astropy's ``section``.
+rows), and Rice only while a Rice codec is available (``astropy_codec``); ``TiledImage.open``
+returns ``None`` for anything else, and the caller falls back to astropy's ``section``.
 
 The pseudo-random dither sequence and the dequantisation formula follow the FITS tiled image
 compression convention (FITS standard 4.0, section 10.2 and its appendix on the random generator).
@@ -28,10 +30,10 @@ from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
-from astropy.io.fits.hdu.compressed._compression import decompress_rice_1_c
 from isal import isal_zlib
 
-from data_operations.frames._rice import decode_tiles as decode_rice_tiles
+from data_operations.frames.astropy_codec import rice_decoder
+from data_operations.native import RICE_MODULE, compiled_module
 
 RANDOM_COUNT = 10_000
 DITHER_START_SPAN = 500  # the first random value of a tile picks its start within the first 500
@@ -158,6 +160,8 @@ class TiledImage:
         if len(table) != tiles:
             return None
         quantised = "ZSCALE" in dtype.names and "ZZERO" in dtype.names
+        if algorithm.startswith("RICE") and rice_decoder() is None and not (quantised and compiled_module(RICE_MODULE)):
+            return None  # no Rice codec here: astropy's public section decodes these tiles
         # Tiles that would not quantise are kept losslessly, gzipped (the usual) or as raw floats.
         fallback_name = next((name for name in ("GZIP_COMPRESSED_DATA", "UNCOMPRESSED_DATA") if name in dtype.names),
                              None)
@@ -169,10 +173,14 @@ class TiledImage:
         elif "ZBLANK" in header:
             blank = np.full(tiles, int(header["ZBLANK"]), dtype=np.int64)
         theap = int(header.get("THEAP", int(header["NAXIS1"]) * int(header["NAXIS2"])))
+        heap_bytes = int(header.get("PCOUNT", 0)) - (theap - int(header["NAXIS1"]) * int(header["NAXIS2"]))
+        descriptors = table["COMPRESSED_DATA"].astype(np.int64)
+        if (descriptors < 0).any() or (descriptors.sum(axis=1) > heap_bytes).any():
+            raise ValueError(f"{Path(path).name}: a tile lies outside the compressed data heap.")
         return cls(
             path=Path(path), heap_start=data_offset + theap, shape=(ny, nx), tile_rows=tile_rows,
             algorithm=algorithm, blocksize=int(settings.get("BLOCKSIZE") or 32),
-            descriptors=table["COMPRESSED_DATA"].astype(np.int64),
+            descriptors=descriptors,
             fallback=table[fallback_name].astype(np.int64) if fallback_name else None,
             fallback_gzipped=fallback_name == "GZIP_COMPRESSED_DATA",
             scale=table["ZSCALE"][:, 0].astype(np.float64) if quantised else None,
@@ -234,18 +242,20 @@ class TiledImage:
     def _decode_tiles(self, fd: int, first: int, last: int, out: np.ndarray) -> None:
         """Pixels of tiles ``first:last`` into ``out`` ((rows, k) float32, k <= nx; rows = the tiles' rows)."""
         sizes = [self._tile_size(tile) for tile in range(first, last)]
-        if self.algorithm.startswith("RICE") and self.scale is not None:
-            self._decode_rice(fd, first, last, sizes, out)
+        rice = compiled_module(RICE_MODULE) if self.algorithm.startswith("RICE") and self.scale is not None else None
+        if rice is not None:
+            self._decode_rice(rice.decode_tiles, fd, first, last, sizes, out)
         else:
             self._decode_generic(fd, first, last, sizes, out)
         if self.fallback is not None and (self.descriptors[first:last, 0] == 0).any():
             self._fill_fallback_tiles(fd, out, first, sizes)
 
-    def _decode_rice(self, fd: int, first: int, last: int, sizes: list[int], out: np.ndarray) -> None:
+    def _decode_rice(self, decode_rice_tiles, fd: int, first: int, last: int, sizes: list[int],
+                     out: np.ndarray) -> None:
         """Quantised Rice tiles: decoded and unquantised in one C call that releases the GIL."""
         if out.strides[1] != out.itemsize:  # the decoder writes rows of contiguous pixels
             rows = scratch("rows", out.size, np.float32).reshape(out.shape)
-            self._decode_rice(fd, first, last, sizes, rows)
+            self._decode_rice(decode_rice_tiles, fd, first, last, sizes, rows)
             out[...] = rows
             return
         data, starts = self._heap_run(fd, first, last)
@@ -263,8 +273,15 @@ class TiledImage:
         decoded = scratch("decoded", 4 * sum(sizes), np.uint8)
         view = memoryview(decoded)
         position = 0
-        for compressed, size in zip(self._compressed_tiles(fd, first, last), sizes, strict=True):
-            view[position:position + 4 * size] = self._decode_one(compressed, size)
+        for tile, (compressed, size) in enumerate(zip(self._compressed_tiles(fd, first, last), sizes, strict=True)):
+            try:
+                view[position:position + 4 * size] = self._decode_one(compressed, size)
+            except MemoryError:
+                raise
+            except Exception as error:  # the codecs raise their own types; all mean a damaged tile
+                kind = "Rice" if self.algorithm.startswith("RICE") else "GZIP"
+                raise ValueError(f"{self.path.name}: tile {first + tile} holds malformed {kind}-compressed data."
+                                 ) from error
             position += 4 * size
         nx = self.shape[1]
         if self.algorithm == "GZIP_2":
@@ -281,7 +298,13 @@ class TiledImage:
         if not compressed:  # stored in the fallback column; a placeholder keeps positions aligned
             return bytes(size * 4)
         if self.algorithm.startswith("RICE"):
-            return decompress_rice_1_c(compressed, self.blocksize, 4, size)
+            decoder = rice_decoder()
+            if decoder is None:
+                raise ValueError("no Rice codec is available for this tile.")
+            decoded = decoder(compressed, self.blocksize, 4, size)
+            if len(decoded) != 4 * size:
+                raise ValueError("a Rice tile decoded to the wrong number of pixels.")
+            return decoded
         return isal_zlib.decompress(compressed, _ZLIB_ANY_HEADER)
 
     def _unquantise(self, integers: np.ndarray, first: int, sizes: list[int], out: np.ndarray) -> None:

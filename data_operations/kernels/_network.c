@@ -113,6 +113,7 @@ PyDoc_STRVAR(network_median_doc,
 "middle values is taken in float32 for an even count. Pixels with any NaN sample come out NaN.");
 
 static PyObject *network_median(PyObject *self, PyObject *args) {
+    (void)self;
     PyObject *planes_obj, *network_obj, *out_obj;
     if (!PyArg_ParseTuple(args, "OOO", &planes_obj, &network_obj, &out_obj)) {
         return NULL;
@@ -174,7 +175,21 @@ release_planes:
 
 /* --- sigma clipping ------------------------------------------------------------------------ */
 
-#define MAD_TO_SIGMA 1.4826f
+/*
+ * Per pixel, exactly astropy's sigma_clip(cenfunc='median', stdfunc='mad_std', axis=0) (its C
+ * fast path, astropy/stats/src/compute_bounds.c): the statistics are taken in double precision on
+ * the finite samples; each pass sets lower = median - sigma_lower * std and upper = median +
+ * sigma_upper * std (std = MAD x 1.482602218505602), keeps the survivors within [lower, upper],
+ * and stops when a pass keeps them all, keeps none, or max_iterations passes changed something.
+ * The mask is then those final bounds applied to every original finite sample, so a sample
+ * clipped in an early pass comes back when the bounds widen. Non-finite samples are missing data:
+ * never rejected, never counted.
+ *
+ * A pixel's survivors are always a run [low, high) of its sorted samples, so each pass only moves
+ * the two ends of that run, and the median and MAD of a run are read from it without sorting.
+ */
+
+#define MAD_TO_SIGMA 1.482602218505602
 
 static void sort_floats(float *values, Py_ssize_t n) { /* ascending; no NaNs here */
     while (n > 16) { /* quicksort on the larger part iteratively, recursion on the smaller */
@@ -211,124 +226,130 @@ static void sort_floats(float *values, Py_ssize_t n) { /* ascending; no NaNs her
     }
 }
 
-/* The median of sorted[low:high] as numpy's nanmedian gives it in float32. */
-static inline float middle_of(const float *sorted, Py_ssize_t low, Py_ssize_t high) {
+/* The median of the run [low, high) of ascending `sorted` (stride `step`), in double as astropy's
+ * wirth_median gives it: the middle value, or 0.5 * (upper middle + lower middle). */
+static inline double median_of_run(const float *sorted, Py_ssize_t step, Py_ssize_t low, Py_ssize_t high) {
     Py_ssize_t length = high - low;
-    float lower = sorted[low + (length - 1) / 2], upper = sorted[low + length / 2];
-    return length % 2 ? lower : (lower + upper) * 0.5f;
+    double lower = sorted[(low + (length - 1) / 2) * step], upper = sorted[(low + length / 2) * step];
+    return length % 2 ? lower : 0.5 * (upper + lower);
 }
 
 /* Median of |sorted[i] - centre| over the run [low, high), centre being the run's median: the
- * distances below and above the centre are two ascending lists, merged up to the middle. The
- * loads are clamped into the run rather than guarded, so the merge compiles to selects. */
-static float mad_of_run(const float *sorted, Py_ssize_t low, Py_ssize_t high, float centre) {
+ * distances below and above the centre are two ascending lists, merged up to the middle. Each
+ * distance is computed in double exactly as fabs(x - centre) is. */
+static double mad_of_run(const float *sorted, Py_ssize_t step, Py_ssize_t low, Py_ssize_t high, double centre) {
     Py_ssize_t length = high - low, k_lower = (length - 1) / 2, k_upper = length / 2;
     Py_ssize_t up = low + length / 2, down = up - 1;
-    float lower = 0.0f, upper = 0.0f;
-    for (Py_ssize_t step = 0; step <= k_upper; step++) {
-        float below_value = centre - sorted[down >= low ? down : low];
-        float above_value = sorted[up < high ? up : high - 1] - centre;
-        float below = down >= low ? below_value : INFINITY;
-        float above = up < high ? above_value : INFINITY;
-        Py_ssize_t take_below = below <= above;
-        float distance = take_below ? below : above;
-        lower = step == k_lower ? distance : lower;
-        upper = step == k_upper ? distance : upper;
+    double lower = 0.0, upper = 0.0;
+    for (Py_ssize_t rank = 0; rank <= k_upper; rank++) {
+        double below = down >= low ? centre - (double)sorted[down * step] : INFINITY;
+        double above = up < high ? (double)sorted[up * step] - centre : INFINITY;
+        int take_below = below <= above;
+        double distance = take_below ? below : above;
+        lower = rank == k_lower ? distance : lower;
+        upper = rank == k_upper ? distance : upper;
         down -= take_below;
         up += 1 - take_below;
     }
-    return length % 2 ? lower : (lower + upper) * 0.5f;
+    return length % 2 ? lower : 0.5 * (upper + lower);
+}
+
+typedef struct {
+    double sigma_low, sigma_high;
+    int max_iterations; /* < 1: until a pass changes nothing */
+} ClipSettings;
+
+/* The bounds of one pass over the run [low, high). */
+static inline void run_bounds(const float *sorted, Py_ssize_t step, Py_ssize_t low, Py_ssize_t high,
+                              const ClipSettings *settings, double *lower, double *upper) {
+    double centre = median_of_run(sorted, step, low, high);
+    double std = mad_of_run(sorted, step, low, high, centre) * MAD_TO_SIGMA;
+    *lower = centre - settings->sigma_low * std;
+    *upper = centre + settings->sigma_high * std;
 }
 
 /*
- * Iterate one pixel's clipping from its first pass and write its mask. `sorted` holds its m finite
- * samples in ascending order; the first pass used
- * `centre` and `spread`. Later passes treat the survivors as a run [low, high) of ranks, which is
- * what clipping keeps, until a pass changes nothing. `mask` gets 1 for each rejected sample (NaN
- * samples are never rejected).
+ * Iterate one pixel from its first pass's bounds: `sorted` holds its m finite samples in
+ * ascending order (stride `step`). Returns the final bounds in *lower and *upper.
  */
-static void finish_pixel(const float *samples, Py_ssize_t stride, Py_ssize_t count, const float *sorted, Py_ssize_t m,
-                         float centre, float spread, float sigma_low, float sigma_high, int max_iterations,
-                         uint8_t *mask, Py_ssize_t mask_stride) {
-    float low_limit = -sigma_low * spread, high_limit = sigma_high * spread;
-    Py_ssize_t below = 0, above = 0;
-    for (Py_ssize_t i = 0; i < m; i++) {
-        float deviation = sorted[i] - centre;
-        below += deviation < low_limit;
-        above += deviation > high_limit;
-    }
-    if (below == 0 && above == 0) return;
-    Py_ssize_t low = below, high = m - above;
-    for (int pass = 1; pass < max_iterations && high > low; pass++) {
-        centre = middle_of(sorted, low, high);
-        spread = mad_of_run(sorted, low, high, centre) * MAD_TO_SIGMA;
-        low_limit = -sigma_low * spread;
-        high_limit = sigma_high * spread;
-        Py_ssize_t new_low = 0, within = 0;
-        for (Py_ssize_t i = 0; i < m; i++) {
-            float deviation = sorted[i] - centre;
-            new_low += deviation < low_limit;
-            within += deviation <= high_limit;
-        }
-        new_low = new_low > low ? new_low : low;
-        Py_ssize_t new_high = within < high ? within : high;
-        if (new_low == low && new_high == high) break;
+static void final_bounds(const float *sorted, Py_ssize_t step, Py_ssize_t m, const ClipSettings *settings,
+                         double *lower, double *upper) {
+    Py_ssize_t low = 0, high = m;
+    for (int pass = 1;; pass++) {
+        Py_ssize_t new_low = low, new_high = high;
+        while (new_low < high && (double)sorted[new_low * step] < *lower) new_low++;
+        while (new_high > new_low && (double)sorted[(new_high - 1) * step] > *upper) new_high--;
+        if (new_high - new_low == high - low || new_high == new_low) return;
+        if (settings->max_iterations > 0 && pass >= settings->max_iterations) return;
         low = new_low;
         high = new_high;
-    }
-    float kept_min = high > low ? sorted[low] : INFINITY, kept_max = high > low ? sorted[high - 1] : -INFINITY;
-    for (Py_ssize_t f = 0; f < count; f++) {
-        float value = samples[f * stride];
-        mask[f * mask_stride] = value == value && (value < kept_min || value > kept_max);
+        run_bounds(sorted, step, low, high, settings, lower, upper);
     }
 }
 
-/* A pixel with NaN samples (or NaN statistics): sort its finite samples and take the first pass's
- * median and MAD as nanmedian would (NaN distances, which only an infinite centre makes, left out). */
-static void clip_pixel_with_nans(const float *samples, Py_ssize_t stride, Py_ssize_t count, float sigma_low,
-                                 float sigma_high, int max_iterations, float *sorted, float *distances,
-                                 uint8_t *mask, Py_ssize_t mask_stride) {
+/* Mask the finite samples of one pixel that fall outside [lower, upper]. */
+static void mark_outside(const float *samples, Py_ssize_t stride, Py_ssize_t count, double lower, double upper,
+                         uint8_t *mask, Py_ssize_t mask_stride) {
+    for (Py_ssize_t f = 0; f < count; f++) {
+        double value = samples[f * stride];
+        mask[f * mask_stride] = (value < lower) | (value > upper); /* false for NaN; inf never comes here */
+    }
+}
+
+/* A pixel with non-finite samples: sort its finite samples and clip them from scratch. */
+static void clip_pixel_with_gaps(const float *samples, Py_ssize_t stride, Py_ssize_t count,
+                                 const ClipSettings *settings, float *sorted, uint8_t *mask, Py_ssize_t mask_stride) {
     Py_ssize_t m = 0;
     for (Py_ssize_t f = 0; f < count; f++) {
         float value = samples[f * stride];
-        if (value == value) sorted[m++] = value;
+        if (fabsf(value) <= FLT_MAX) sorted[m++] = value;
     }
     if (m == 0) return;
     sort_floats(sorted, m);
-    float centre = middle_of(sorted, 0, m);
-    Py_ssize_t d = 0;
-    for (Py_ssize_t i = 0; i < m; i++) {
-        float distance = fabsf(sorted[i] - centre);
-        if (distance == distance) distances[d++] = distance;
+    double lower, upper;
+    run_bounds(sorted, 1, 0, m, settings, &lower, &upper);
+    final_bounds(sorted, 1, m, settings, &lower, &upper);
+    for (Py_ssize_t f = 0; f < count; f++) {
+        float value = samples[f * stride];
+        mask[f * mask_stride] = fabsf(value) <= FLT_MAX && ((double)value < lower || (double)value > upper);
     }
-    if (d == 0) return;
-    sort_floats(distances, d);
-    float spread = middle_of(distances, 0, d) * MAD_TO_SIGMA;
-    finish_pixel(samples, stride, count, sorted, m, centre, spread, sigma_low, sigma_high, max_iterations, mask,
-                 mask_stride);
+}
+
+/* Copy `width` pixels of each of `count` planes into `work`; flag pixels with a non-finite sample. */
+VECTOR_CLONES static void copy_block_finite(const float *source, Py_ssize_t stride, Py_ssize_t count,
+                                            Py_ssize_t width, float *work, int32_t *has_gap) {
+    memset(has_gap, 0, BLOCK * sizeof(int32_t));
+    for (Py_ssize_t f = 0; f < count; f++) {
+        const float *from = source + f * stride;
+        float *to = work + f * BLOCK;
+        for (Py_ssize_t i = 0; i < width; i++) {
+            to[i] = from[i];
+            has_gap[i] |= !(fabsf(from[i]) <= FLT_MAX);
+        }
+    }
 }
 
 PyDoc_STRVAR(sigma_clip_doc,
-"sigma_clip(planes, sorting_network, median_network, sigma_low, sigma_high, max_iterations, mask)\n\n"
-"Iterative median/MAD sigma clipping of every pixel of ``planes`` (float32, (count, pixels), rows\n"
-"contiguous): ``mask`` (bool or uint8, (count, pixels), contiguous) gets True for rejected samples.\n"
-"The first pass sorts blocks of pixels with the sorting network and takes the MAD with the median\n"
-"network; pixels that lose a sample are then iterated one by one on their sorted samples, and\n"
-"pixels with NaN samples or statistics are redone from scratch.");
+"sigma_clip(planes, sorting_network, sigma_low, sigma_high, max_iterations, mask)\n\n"
+"astropy's median/MAD-std sigma clipping (axis 0) of every pixel of ``planes`` (float32, (count,\n"
+"pixels), rows contiguous): ``mask`` (bool or uint8, (count, pixels), contiguous) gets True for the\n"
+"finite samples outside the final bounds. ``max_iterations`` < 1 iterates until nothing changes.\n"
+"Blocks of pixels are sorted with the sorting network; pixels with non-finite samples are sorted\n"
+"one by one.");
 
 static PyObject *sigma_clip(PyObject *self, PyObject *args) {
-    PyObject *planes_obj, *sort_obj, *median_obj, *mask_obj;
-    float sigma_low, sigma_high;
-    int max_iterations;
-    if (!PyArg_ParseTuple(args, "OOOffiO", &planes_obj, &sort_obj, &median_obj, &sigma_low, &sigma_high,
-                          &max_iterations, &mask_obj)) {
+    (void)self;
+    PyObject *planes_obj, *sort_obj, *mask_obj;
+    ClipSettings settings;
+    if (!PyArg_ParseTuple(args, "OOddiO", &planes_obj, &sort_obj, &settings.sigma_low, &settings.sigma_high,
+                          &settings.max_iterations, &mask_obj)) {
         return NULL;
     }
-    if (!(sigma_low > 0.0f) || !(sigma_high > 0.0f) || max_iterations < 1) {
-        PyErr_SetString(PyExc_ValueError, "sigma_low and sigma_high must be positive, max_iterations at least 1.");
+    if (!(settings.sigma_low > 0.0) || !(settings.sigma_high > 0.0)) {
+        PyErr_SetString(PyExc_ValueError, "sigma_low and sigma_high must be positive.");
         return NULL;
     }
-    Py_buffer planes, sorter, median, mask;
+    Py_buffer planes, sorter, mask;
     PyObject *result = NULL;
     if (get_planes(planes_obj, &planes) < 0) {
         return NULL;
@@ -337,96 +358,58 @@ static PyObject *sigma_clip(PyObject *self, PyObject *args) {
     if (get_network(sort_obj, &sorter, count) < 0) {
         goto release_planes;
     }
-    if (get_network(median_obj, &median, count) < 0) {
-        goto release_sorter;
-    }
     if (PyObject_GetBuffer(mask_obj, &mask, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
-        goto release_median;
+        goto release_sorter;
     }
     if ((strcmp(mask.format, "?") != 0 && strcmp(mask.format, "B") != 0) || mask.len != count * pixels) {
         PyErr_SetString(PyExc_ValueError, "mask must be bool with one value per sample.");
         goto release_mask;
     }
     Py_ssize_t sort_size = sorter.len / (4 * (Py_ssize_t)sizeof(int32_t));
-    Py_ssize_t median_size = median.len / (4 * (Py_ssize_t)sizeof(int32_t));
-    /* two work areas (sorted samples, distances), one pixel's samples and distances, and
-     * per-pixel statistics and flags for a block */
     float *ordered = malloc((size_t)count * BLOCK * sizeof(float));
-    float *distances = malloc((size_t)count * BLOCK * sizeof(float));
-    float *column = malloc((size_t)(2 * count) * sizeof(float));
-    float *centres = malloc(2 * BLOCK * sizeof(float)), *spreads = centres + BLOCK;
-    int32_t *has_nan = malloc(2 * BLOCK * sizeof(int32_t)), *revisit = has_nan + BLOCK;
-    if (ordered == NULL || distances == NULL || column == NULL || centres == NULL || has_nan == NULL) {
+    float *column = malloc((size_t)count * sizeof(float));
+    int32_t *has_gap = malloc(BLOCK * sizeof(int32_t));
+    if (ordered == NULL || column == NULL || has_gap == NULL) {
         free(ordered);
-        free(distances);
         free(column);
-        free(centres);
-        free(has_nan);
+        free(has_gap);
         PyErr_NoMemory();
         goto release_mask;
     }
     Py_ssize_t stride = planes.strides[0] / (Py_ssize_t)sizeof(float);
-    Py_ssize_t lower = (count - 1) / 2, upper = count / 2;
     const float *source = planes.buf;
     uint8_t *flags = mask.buf;
     Py_BEGIN_ALLOW_THREADS
     memset(flags, 0, (size_t)(count * pixels));
     for (Py_ssize_t start = 0; start < pixels; start += BLOCK) {
         Py_ssize_t width = pixels - start < BLOCK ? pixels - start : BLOCK;
-        copy_block(source + start, stride, count, width, ordered, has_nan);
+        copy_block_finite(source + start, stride, count, width, ordered, has_gap);
         run_block(ordered, width, sorter.buf, sort_size); /* every pixel's samples, sorted */
-        const float *low = ordered + lower * BLOCK, *high = ordered + upper * BLOCK;
         for (Py_ssize_t i = 0; i < width; i++) {
-            centres[i] = lower == upper ? low[i] : (low[i] + high[i]) * 0.5f;
-        }
-        for (Py_ssize_t f = 0; f < count; f++) { /* distances from the centre; their median is the MAD */
-            const float *from = source + f * stride + start;
-            float *to = distances + f * BLOCK;
-            for (Py_ssize_t i = 0; i < width; i++) {
-                to[i] = fabsf(from[i] - centres[i]);
-            }
-        }
-        run_block(distances, width, median.buf, median_size);
-        const float *mad_low = distances + lower * BLOCK, *mad_high = distances + upper * BLOCK;
-        for (Py_ssize_t i = 0; i < width; i++) {
-            spreads[i] = (lower == upper ? mad_low[i] : (mad_low[i] + mad_high[i]) * 0.5f) * MAD_TO_SIGMA;
-            /* NaN samples or statistics: the networks' answers are not nanmedian's; redo the pixel */
-            has_nan[i] |= !isfinite(centres[i]) || spreads[i] != spreads[i];
-            revisit[i] = has_nan[i];
-        }
-        for (Py_ssize_t f = 0; f < count; f++) { /* does any sample fall outside the limits? */
-            const float *from = source + f * stride + start;
-            for (Py_ssize_t i = 0; i < width; i++) {
-                float deviation = from[i] - centres[i];
-                revisit[i] |= (deviation < -sigma_low * spreads[i]) | (deviation > sigma_high * spreads[i]);
-            }
-        }
-        for (Py_ssize_t i = 0; i < width; i++) {
-            if (!revisit[i]) continue;
-            if (has_nan[i]) {
-                clip_pixel_with_nans(source + start + i, stride, count, sigma_low, sigma_high, max_iterations,
-                                     column, column + count, flags + start + i, pixels);
+            const float *samples = source + start + i;
+            uint8_t *pixel_mask = flags + start + i;
+            if (has_gap[i]) {
+                clip_pixel_with_gaps(samples, stride, count, &settings, column, pixel_mask, pixels);
                 continue;
             }
-            for (Py_ssize_t r = 0; r < count; r++) {
-                column[r] = ordered[r * BLOCK + i];
+            const float *sorted = ordered + i;
+            double lower, upper;
+            run_bounds(sorted, BLOCK, 0, count, &settings, &lower, &upper);
+            if ((double)sorted[0] >= lower && (double)sorted[(count - 1) * BLOCK] <= upper) {
+                continue; /* the first pass keeps every sample: nothing is rejected */
             }
-            finish_pixel(source + start + i, stride, count, column, count, centres[i], spreads[i], sigma_low,
-                         sigma_high, max_iterations, flags + start + i, pixels);
+            final_bounds(sorted, BLOCK, count, &settings, &lower, &upper);
+            mark_outside(samples, stride, count, lower, upper, pixel_mask, pixels);
         }
     }
     Py_END_ALLOW_THREADS
     free(ordered);
-    free(distances);
     free(column);
-    free(centres);
-    free(has_nan);
+    free(has_gap);
     result = Py_NewRef(Py_None);
 
 release_mask:
     PyBuffer_Release(&mask);
-release_median:
-    PyBuffer_Release(&median);
 release_sorter:
     PyBuffer_Release(&sorter);
 release_planes:
@@ -443,6 +426,7 @@ PyDoc_STRVAR(kept_sums_doc,
 "from 0.0 as numpy's add.reduce over axis 0 does, and ``kept`` (int32) their number.");
 
 static PyObject *kept_sums(PyObject *self, PyObject *args) {
+    (void)self;
     PyObject *planes_obj, *mask_obj, *total_obj, *kept_obj;
     if (!PyArg_ParseTuple(args, "OOOO", &planes_obj, &mask_obj, &total_obj, &kept_obj)) {
         return NULL;
@@ -530,7 +514,7 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_network", "A median selection network over stacks of float32 planes.", -1, methods,
+    PyModuleDef_HEAD_INIT, "_network", "A median selection network over stacks of float32 planes.", -1, methods, NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC PyInit__network(void) { return PyModule_Create(&module); }

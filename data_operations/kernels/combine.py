@@ -1,30 +1,38 @@
 """Combining a row band of frames, with optional outlier rejection (cosmic rays, satellite trails).
 
 Every function takes one band ``(frames, rows, cols)`` and returns per-pixel results, so an
-operation keeps memory bounded by the band size whatever the number of frames. NaN samples are
-missing data: they are never rejected, never counted as rejected and never enter a statistic.
+operation keeps memory bounded by the band size whatever the number of frames. Non-finite samples
+(NaN; the reader turns +-inf into NaN) are missing data: they are never rejected, never counted as
+rejected and never enter a statistic.
 
 Rejection follows the usual combiner recipes:
 
-- ``sigma_clip``: per pixel, the centre is the median of the kept samples and the spread the
-  median absolute deviation scaled to a Gaussian sigma (x 1.4826); samples below
-  ``centre - sigma_low * spread`` or above ``centre + sigma_high * spread`` are rejected, and the
-  statistics are recomputed on the survivors until nothing more is rejected. Median and MAD are
-  robust, so one huge cosmic ray cannot inflate the spread and hide itself. Where more than half
-  the samples are identical the spread is 0 and every differing sample is rejected.
-- ``minmax``: per pixel, the lowest and the highest finite sample are rejected (only where at
-  least three finite samples exist, so something always remains).
+- ``sigma_clip``: exactly ``astropy.stats.sigma_clip(band, sigma_lower, sigma_upper, maxiters,
+  cenfunc='median', stdfunc='mad_std', axis=0)`` on the finite samples (see ``clipping``): the
+  median and the MAD-based sigma of the survivors set the bounds, passes repeat until nothing
+  changes or ``max_iterations`` passes have, and the last bounds are applied to every original
+  sample. Median and MAD are robust, so one huge cosmic ray cannot inflate the spread and hide
+  itself. Where more than half the samples are identical the spread is 0 and every differing
+  sample is rejected.
+- ``minmax``: per pixel, NaN samples are set aside first, then the lowest and the highest of the
+  finite samples are rejected, as ccdproc's ``clip_extrema(nlow=1, nhigh=1)`` does on a stack
+  without NaN. A pixel with fewer than three finite samples keeps them all (rejecting two of two
+  would leave no value); a pixel with none stays NaN.
+
+The C kernels (``_network.c``) are the fast path; without them (or with the pure-Python kernels
+forced, see ``data_operations.native``) the numpy code here gives the same masks and sums.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from data_operations.kernels._network import kept_sums, sigma_clip
+from data_operations.kernels.clipping import sigma_clip_planes
 from data_operations.kernels.median import nanmedian_band, network_table
+from data_operations.native import NETWORK_MODULE, compiled_module
 
 COMBINE_METHODS = ("mean", "median", "sum")
 REJECTION_METHODS = ("none", "sigma_clip", "minmax")
-MAX_CLIP_ITERATIONS = 10
+MAX_CLIP_ITERATIONS = 5  # astropy's default maxiters
 MINMAX_MIN_SAMPLES = 3
 
 
@@ -46,34 +54,44 @@ def _check_band(band: np.ndarray) -> None:
         raise ValueError(f"band must have shape (frames, rows, cols); got {band.shape}.")
 
 
-def sigma_clip_mask(band: np.ndarray, *, sigma_low: float = 3.0, sigma_high: float = 3.0,
-                    max_iterations: int = MAX_CLIP_ITERATIONS) -> np.ndarray:
-    """Boolean mask (same shape as ``band``), True for samples rejected by iterative sigma clipping.
-
-    Runs in C (``_network.c``) without the GIL. The first pass takes every pixel's median and MAD
-    with the median network over blocks of pixels; only pixels that lose a sample (about a quarter,
-    with 10 frames) or hold NaNs are sorted and iterated one by one. Clipping keeps the samples
-    between two limits, so a pixel's survivors are always a run of its sorted samples, and each
-    later pass only moves the two ends of that run. Statistics are float32, as numpy's would be.
-    """
-    _check_band(band)
-    if sigma_low <= 0 or sigma_high <= 0:
-        raise ValueError("sigma_low and sigma_high must be positive.")
+def _planes(band: np.ndarray) -> np.ndarray:
+    """The band as float32 (count, pixels) with contiguous rows, copied only when it must be."""
     count, rows, cols = band.shape
     planes = band.reshape(count, rows * cols).astype(np.float32, copy=False)
-    if planes.strides[1] != planes.itemsize:
-        planes = np.ascontiguousarray(planes)
+    return planes if planes.strides[1] == planes.itemsize else np.ascontiguousarray(planes)
+
+
+def sigma_clip_mask(band: np.ndarray, *, sigma_low: float = 3.0, sigma_high: float = 3.0,
+                    max_iterations: int | None = MAX_CLIP_ITERATIONS) -> np.ndarray:
+    """Boolean mask (same shape as ``band``), True for the samples astropy's sigma_clip rejects.
+
+    ``max_iterations`` is astropy's ``maxiters`` (None: until nothing changes). In C without the
+    GIL: blocks of pixels are sorted by the sorting network, and the first pass's bounds show
+    which pixels lose a sample (about a quarter, with 10 frames); only those are iterated, each on
+    its sorted samples. Pixels with non-finite samples are sorted one by one.
+    """
+    _check_band(band)
+    if not (sigma_low > 0 and sigma_high > 0):
+        raise ValueError("sigma_low and sigma_high must be positive.")
+    if max_iterations is not None and max_iterations < 1:
+        raise ValueError("max_iterations must be at least 1 (or None for no limit).")
+    count, rows, cols = band.shape
+    planes = _planes(band)
+    network = compiled_module(NETWORK_MODULE)
+    if network is None:
+        return sigma_clip_planes(planes, sigma_low, sigma_high, max_iterations).reshape(count, rows, cols)
     rejected = np.empty((count, rows * cols), dtype=bool)
-    sigma_clip(planes, network_table(count, sort=True), network_table(count), sigma_low, sigma_high,
-               max(1, max_iterations), rejected)
+    network.sigma_clip(planes, network_table(count, sort=True), float(sigma_low), float(sigma_high),
+                       0 if max_iterations is None else int(max_iterations), rejected)
     return rejected.reshape(count, rows, cols)
 
 
 def minmax_mask(band: np.ndarray) -> np.ndarray:
     """Boolean mask, True for the lowest and the highest finite sample of each pixel.
 
-    Pixels with fewer than three finite samples keep all of them. Ties pick the first lowest and
-    the last highest sample, so two different samples are rejected even when all are equal.
+    NaN (and infinite) samples are set aside first and never rejected. Pixels with fewer than three
+    finite samples keep all of them. Ties pick the first lowest and the last highest sample, so
+    two different samples are rejected even when all are equal.
     """
     _check_band(band)
     count = band.shape[0]
@@ -93,13 +111,16 @@ def _mark(rejected: np.ndarray, index: np.ndarray, where: np.ndarray) -> None:
     np.put_along_axis(rejected, index[None], current | where[None], axis=0)
 
 
-def rejection_mask(band: np.ndarray, rejection: str, *, sigma_low: float = 3.0,
-                   sigma_high: float = 3.0) -> np.ndarray | None:
-    """The mask for ``rejection`` (one of REJECTION_METHODS); None when nothing is rejected."""
+def rejection_mask(band: np.ndarray, rejection: str, *, sigma_low: float = 3.0, sigma_high: float = 3.0,
+                   max_iterations: int | None = MAX_CLIP_ITERATIONS) -> np.ndarray | None:
+    """The mask for ``rejection`` (one of REJECTION_METHODS); None when nothing is rejected.
+
+    ``sigma_low``, ``sigma_high`` and ``max_iterations`` apply to ``sigma_clip`` only.
+    """
     if rejection == "none":
         return None
     if rejection == "sigma_clip":
-        return sigma_clip_mask(band, sigma_low=sigma_low, sigma_high=sigma_high)
+        return sigma_clip_mask(band, sigma_low=sigma_low, sigma_high=sigma_high, max_iterations=max_iterations)
     if rejection == "minmax":
         return minmax_mask(band)
     raise ValueError(f"Unknown rejection '{rejection}'; expected one of {', '.join(REJECTION_METHODS)}.")
@@ -122,13 +143,10 @@ def combine_band(band: np.ndarray, method: str, rejected: np.ndarray | None = No
     if method == "median":
         kept = band if rejected is None else np.where(rejected, np.float32(np.nan), band)
         return nanmedian_band(kept, out=out)
-    planes = band.reshape(count, rows * cols).astype(np.float32, copy=False)
-    if planes.strides[1] != planes.itemsize:
-        planes = np.ascontiguousarray(planes)
+    planes = _planes(band)
     mask = None if rejected is None else np.ascontiguousarray(rejected, dtype=bool).reshape(count, rows * cols)
-    total = np.empty((rows, cols), dtype=np.float64)
-    kept_count = np.empty((rows, cols), dtype=np.int32)
-    kept_sums(planes, mask, total.reshape(-1), kept_count.reshape(-1))  # float64, in frame order
+    total, kept_count = kept_sums(planes, mask)
+    total, kept_count = total.reshape(rows, cols), kept_count.reshape(rows, cols)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = total / kept_count
     if method == "mean":
@@ -136,6 +154,28 @@ def combine_band(band: np.ndarray, method: str, rejected: np.ndarray | None = No
     else:
         np.copyto(out, np.where(kept_count == count, total, mean * count), casting="unsafe")
     return out
+
+
+def kept_sums(planes: np.ndarray, rejected: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Per pixel: the float64 sum of the finite samples not ``rejected``, and their number (int32).
+
+    Samples are added in frame order from 0.0, as numpy's add.reduce over axis 0 does.
+    """
+    count, pixels = planes.shape
+    total = np.empty(pixels, dtype=np.float64)
+    kept_count = np.empty(pixels, dtype=np.int32)
+    network = compiled_module(NETWORK_MODULE)
+    if network is not None:
+        network.kept_sums(planes, rejected, total, kept_count)
+        return total, kept_count
+    keep = np.isfinite(planes)
+    if rejected is not None:
+        keep &= ~rejected
+    total[...] = 0.0
+    for frame in range(count):  # in frame order, as the C loop adds
+        total += np.where(keep[frame], planes[frame], np.float32(0)).astype(np.float64)
+    kept_count[...] = keep.sum(axis=0, dtype=np.int32)
+    return total, kept_count
 
 
 def sum_band(band: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:

@@ -10,7 +10,9 @@ For up to ``NETWORK_MAX_FRAMES`` frames a faster path avoids the pixel-major cop
 altogether: a median selection network (Batcher's odd-even merge sort, pruned to the comparators
 that reach the middle outputs) runs in C (``_network.c``) on blocks of pixels small enough to stay
 in cache, without the GIL. A pixel with any NaN comes out NaN there and is recomputed by the
-sorting path; finite pixels get exactly the sorted middle values.
+sorting path; finite pixels get exactly the sorted middle values. Without the compiled module (or
+with the pure-Python kernels forced, see ``data_operations.native``) every band takes the sorting
+path, which gives the same medians.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from data_operations.kernels._network import network_median
+from data_operations.native import NETWORK_MODULE, compiled_module
 
 NETWORK_MAX_FRAMES = 128  # measured faster than the sort up to here (898 comparators at 100 frames)
 
@@ -42,8 +44,9 @@ def nanmedian_band(band: np.ndarray, out: np.ndarray | None = None) -> np.ndarra
         return out
     if rows * cols == 0:
         return out
-    if 1 < count <= NETWORK_MAX_FRAMES and band.dtype == np.float32:
-        _network_median(band, out)
+    network = compiled_module(NETWORK_MODULE)
+    if network is not None and 1 < count <= NETWORK_MAX_FRAMES and band.dtype == np.float32:
+        _network_median(network.network_median, band, out)
         return out
     _sorted_median(band, out)
     return out
@@ -113,7 +116,7 @@ def network_table(count: int, *, sort: bool = False) -> np.ndarray:
     return table
 
 
-def _network_median(band: np.ndarray, out: np.ndarray) -> None:
+def _network_median(network_median, band: np.ndarray, out: np.ndarray) -> None:
     """Median of a float32 band by the selection network in C; pixels with NaNs re-sorted."""
     count, rows, cols = band.shape
     planes = band.reshape(count, rows * cols)

@@ -6,6 +6,8 @@ import pytest
 
 from data_operations.kernels import nanmedian_band
 
+pytestmark = pytest.mark.usefixtures("kernel_path")  # each test on the C network and on the numpy sort
+
 
 def reference(band: np.ndarray) -> np.ndarray:
     with warnings.catch_warnings():
@@ -93,7 +95,9 @@ def test_network_reads_strided_bands_and_writes_strided_out():
     np.testing.assert_array_equal(out, np.median(band, axis=0))
 
 
-def test_network_kernel_refuses_a_table_naming_missing_wires():
+def test_network_kernel_refuses_a_table_naming_missing_wires(kernel_path):
+    if kernel_path != "compiled":
+        pytest.skip("checks the C module's own argument checks")
     from data_operations.kernels._network import network_median
 
     planes = np.zeros((3, 10), dtype=np.float32)
