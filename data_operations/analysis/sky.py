@@ -10,18 +10,20 @@ from astropy.coordinates import SkyCoord
 from astropy.io import fits
 from astropy.wcs import WCS, FITSFixedWarning
 
+from data_operations.frames.science import science_hdu_index
+
 _LONG_TEXT_KEYWORDS = ("COMMENT", "HISTORY")
 
 
 def science_hdu(hdul: fits.HDUList) -> fits.ImageHDU | fits.CompImageHDU | fits.PrimaryHDU:
-    """The ``SCI`` extension, else the first 2-D image HDU; ValueError if the file has no image."""
-    for hdu in hdul:
-        if hdu.name == "SCI" and hdu.is_image:
-            return hdu
-    for hdu in hdul:
-        if hdu.is_image and hdu.header.get("NAXIS") == 2:
-            return hdu
-    raise ValueError("the file has no 2-D image extension")
+    """The science image HDU by the readers' one rule (``SCI``, else the first 2-D image).
+
+    ValueError if the file has none. Its header may be read; its pixels go through ``read_image``.
+    """
+    index = science_hdu_index(hdul)
+    if index is None:
+        raise ValueError("the file has no 2-D image extension")
+    return hdul[index]
 
 
 def json_value(value: Any) -> Any:

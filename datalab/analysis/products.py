@@ -6,7 +6,9 @@ to a temporary name and renamed into place, built under a per-product lock so co
 build it once. Any product may be evicted at any time; it is simply rebuilt from the one before it:
 
 - ``header.json``: the SCI header (text and JSON), image shape, WCS summary, whether a CAT exists;
-- ``pixels.npy``: the SCI image as float32, memory-mapped by readers (FITS row order, bottom row first);
+- ``pixels.npy``: the science image as float32, decoded by the operations' frame reader (so the same
+  science-HDU rule, header checks and +-inf -> NaN policy), memory-mapped by readers (FITS row order,
+  bottom row first);
 - ``stats.json``: zscale limits and the finite maximum magnitude, from the pixels;
 - ``raw-<n>.json``: the encoded ``raw-data`` answer for ``max_size`` n;
 - ``catalog.json``: sources in 1-based FITS pixels (from CAT, else detected);
@@ -32,6 +34,7 @@ from data_operations.analysis import imaging
 from data_operations.analysis.resample import area_average
 from data_operations.analysis.sky import celestial_wcs, header_json, science_hdu, wcs_summary
 from data_operations.errors import OperationError
+from data_operations.frames.single import read_image
 from data_operations.products import write_jpeg, zscale_limits
 from datalab.archive.frame_cache import FrameCache
 
@@ -143,12 +146,11 @@ class FrameProducts:
         """The SCI image as a read-only float32 memory map (row 0 = bottom of the sky image)."""
 
         def build(temporary: Path) -> None:
-            with self._open_fits() as hdul:
-                data = self._science(hdul).data
-                if data is None or data.ndim != 2:
-                    raise OperationError(f"Frame {self.label} has no 2-D image to analyse.")
-                with open(temporary, "wb") as handle:
-                    np.save(handle, np.asarray(data, dtype=np.float32), allow_pickle=False)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # astropy's header-fixing chatter; errors come as OperationError
+                image, _ = read_image(self.fits_path, self.label)
+            with open(temporary, "wb") as handle:
+                np.save(handle, image, allow_pickle=False)
 
         return np.load(self._product("pixels.npy", build), mmap_mode="r", allow_pickle=False)
 

@@ -20,6 +20,9 @@ from django.conf import settings
 from django.utils import timezone as django_timezone
 
 from data_operations.analysis.sky import json_value
+from data_operations.errors import OperationError
+from data_operations.frames.science import science_hdu_index
+from data_operations.frames.single import read_image
 from data_operations.products.previews import write_jpeg_previews
 from datalab.local_archive.models import ArchiveFrame
 
@@ -52,11 +55,10 @@ def file_md5(path: Path) -> str:
 
 
 def science_header(hdul: fits.HDUList) -> tuple[fits.Header, tuple[int, int] | None]:
-    """The header of the ``SCI`` extension (else the first 2-D image) and its (ny, nx) shape."""
-    candidates = [hdu for hdu in hdul if hdu.name == "SCI"] or [
-        hdu for hdu in hdul if hdu.is_image and hdu.header.get("NAXIS") == 2
-    ] or [hdul[0]]
-    header = candidates[0].header
+    """The science image's header (the readers' one rule: ``SCI``, else the first 2-D image; else the
+    primary header) and its (ny, nx) shape."""
+    index = science_hdu_index(hdul)
+    header = hdul[0 if index is None else index].header
     if header.get("NAXIS") == 2:
         return header, (int(header["NAXIS2"]), int(header["NAXIS1"]))
     return header, None
@@ -214,13 +216,10 @@ def ensure_thumbnails(frame: ArchiveFrame) -> None:
     if small.exists() and large.exists():
         return
     small.parent.mkdir(parents=True, exist_ok=True)
-    with fits.open(archive_root() / frame.path, memmap=False) as hdul:
-        images = [hdu for hdu in hdul if hdu.name == "SCI"] or [
-            hdu for hdu in hdul if hdu.is_image and hdu.header.get("NAXIS") == 2
-        ]
-        if not images:
-            raise ValueError(f"{frame.basename} has no 2-D image to preview.")
-        data = np.asarray(images[0].data, dtype=np.float32)
+    try:
+        data, _ = read_image(archive_root() / frame.path, frame.basename)  # the operations' reader and checks
+    except OperationError as error:
+        raise ValueError(str(error)) from error
     suffix = f".{uuid.uuid4().hex}.tmp.jpg"
     small_tmp, large_tmp = small.with_name(small.name + suffix), large.with_name(large.name + suffix)
     try:

@@ -1,13 +1,15 @@
-"""FrameStack: finding SCI, cropping to the common region, banded reads, clear errors."""
+"""FrameStack: finding the science image, cropping to the common region, banded reads, clear errors."""
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 from astropy.io import fits
+from malformed_frames import MALFORMED, good_rice_frame
 
 from data_operations.errors import OperationError
 from data_operations.frames import FrameStack, band_rows_for_budget
+from data_operations.frames.single import read_image
 
 
 def assemble(stack: FrameStack, rows_per_band: int) -> tuple[np.ndarray, list[tuple[int, int]]]:
@@ -65,12 +67,75 @@ def test_integer_and_scaled_data_become_float32(tmp_path):
     np.testing.assert_array_equal(full[1], 65000.0)
 
 
-def test_missing_sci_extension_is_named(tmp_path):
+def test_without_sci_the_first_2d_image_is_the_science_image(tmp_path):
     path = tmp_path / "nosci.fits"
-    fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(np.zeros((4, 4)), name="OTHER")]).writeto(path)
+    image = np.arange(20, dtype=np.float32).reshape(4, 5)
+    fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(np.zeros(3), name="ONE-D"), fits.ImageHDU(image, name="OTHER"),
+                  fits.ImageHDU(image + 1, name="LATER")]).writeto(path)
+    with FrameStack([path], ["frame-a"]) as stack:
+        full, _ = assemble(stack, rows_per_band=3)
+    np.testing.assert_array_equal(full[0], image)
+
+
+def test_sci_by_name_wins_over_an_earlier_image(tmp_path):
+    path = tmp_path / "both.fits"
+    first, science = np.zeros((4, 5), np.float32), np.full((4, 5), 3.0, np.float32)
+    fits.HDUList([fits.PrimaryHDU(first), fits.ImageHDU(science, name="SCI")]).writeto(path)
+    image, info = read_image(path, "frame-s")
+    np.testing.assert_array_equal(image, science)
+    assert info.display_name == "frame-s"
+
+
+def test_fpack_file_without_extname_is_read(tmp_path, read_sci, kernel_path):
+    path = good_rice_frame(tmp_path / "plain.fits.fz", extname=None)
+    with fits.open(path) as hdul:
+        assert [hdu.name for hdu in hdul] == ["PRIMARY", "COMPRESSED_IMAGE"]
+        expected = np.asarray(hdul[1].data, dtype=np.float32)
+    image, _ = read_image(path, "plain")
+    np.testing.assert_array_equal(image, expected)
+
+
+def test_a_file_with_no_2d_image_is_refused(tmp_path):
+    path = tmp_path / "table.fits"
+    fits.HDUList([fits.PrimaryHDU(), fits.BinTableHDU.from_columns([fits.Column("A", "E", array=[1.0])])]
+                 ).writeto(path)
     with pytest.raises(OperationError) as caught:
         FrameStack([path], ["frame-a"])
-    assert str(caught.value) == "Frame frame-a has no SCI extension."
+    assert str(caught.value) == "Frame frame-a has no 2-D image data."
+
+
+@pytest.mark.parametrize("damage", list(MALFORMED))
+def test_malformed_compressed_frames_are_refused_with_a_sentence(tmp_path, damage, kernel_path):
+    make_bad, message = MALFORMED[damage]
+    path = make_bad(good_rice_frame(tmp_path / "bad.fits.fz"))
+    with pytest.raises(OperationError) as caught, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        read_image(path, "bad-frame")
+    assert str(caught.value) == f"Frame bad-frame {message}"
+
+
+def test_infinite_pixels_are_read_as_nan_and_counted(tmp_path, kernel_path):
+    data = np.arange(40 * 30, dtype=np.float32).reshape(40, 30)
+    data[3, 4] = np.inf
+    data[20, 0] = -np.inf
+    data[39, 29] = np.inf
+    data[7, 7] = np.nan
+    plain = tmp_path / "inf.fits"
+    fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(data, name="SCI")]).writeto(plain)
+    packed = tmp_path / "inf.fits.fz"
+    fits.HDUList([fits.PrimaryHDU(), fits.CompImageHDU(data, name="SCI", compression_type="GZIP_2",
+                                                       quantize_level=0.0)]).writeto(packed)
+    clean = tmp_path / "clean.fits"
+    fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(np.ones_like(data), name="SCI")]).writeto(clean)
+    expected = np.where(np.isinf(data), np.float32(np.nan), data)
+    with FrameStack([plain, packed, clean]) as stack:
+        full, _ = assemble(stack, rows_per_band=6)
+        assert stack.infinite_counts == [3, 3, 0]
+    np.testing.assert_array_equal(full[0], expected)
+    np.testing.assert_array_equal(full[1], expected)
+    image, info = read_image(packed)
+    np.testing.assert_array_equal(image, expected)
+    assert info.infinite_count == 3
 
 
 def test_sci_without_2d_image_data(tmp_path):
