@@ -15,10 +15,11 @@ ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 COPY requirements.lock ./
 RUN pip install --require-hashes --no-deps -r requirements.lock
-COPY pyproject.toml README.md manage.py ./
+COPY pyproject.toml setup.py README.md manage.py ./
 COPY datalab ./datalab
 COPY data_operations ./data_operations
-RUN pip install --no-deps .
+# The image has a compiler: a kernel that fails to build fails the image rather than falling back.
+RUN DATALAB_REQUIRE_COMPILED_KERNELS=1 pip install --no-deps .
 
 FROM ${PYTHON_IMAGE} AS runtime
 ENV PYTHONUNBUFFERED=1 \

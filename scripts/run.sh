@@ -12,7 +12,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 . .venv/bin/activate
 # Reinstall (and recompile the C kernels) when the project file or a C source changes.
-stamp=.venv/.installed-$(cat pyproject.toml data_operations/*/*.c | sha1sum | cut -c1-12)
+stamp=.venv/.installed-$(cat pyproject.toml setup.py data_operations/*/*.c | sha1sum | cut -c1-12)
 if [ ! -f "$stamp" ]; then
     echo "==> Installing dependencies"
     pip install --quiet --upgrade pip

@@ -99,14 +99,14 @@ def test_integer_inputs(write_frame, make_context):
     np.testing.assert_array_equal(median, np.full((16, 20), 250.0, np.float32))
 
 
-def test_frame_without_sci_fails_with_its_name(write_frame, make_context, tmp_path):
+def test_frame_without_a_2d_image_fails_with_its_name(write_frame, make_context, tmp_path):
     good = write_frame("good", np.ones((8, 8), np.float32))
     bad = tmp_path / "bad.fits"
-    fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(np.ones((8, 8)), name="IMG")]).writeto(bad)
+    fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(np.ones((2, 8, 8)), name="IMG")]).writeto(bad)
     context = make_context({"good": good, "bad-frame": bad})
     with pytest.raises(OperationError) as caught:
         Median({"input_files": items("good", "bad-frame")}).operate(context)
-    assert str(caught.value) == "Frame bad-frame has no SCI extension."
+    assert str(caught.value) == "Frame bad-frame has no 2-D image data."
 
 
 def test_validation_and_registration():

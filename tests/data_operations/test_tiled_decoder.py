@@ -192,3 +192,11 @@ def test_without_a_rice_codec_rice_layouts_go_to_astropys_public_section(tmp_pat
         assert layout is None
     gzip = _write(tmp_path / "gzip.fits", _noisy((12, 40)), **LAYOUTS["gzip_2 lossless"])
     assert _layout(gzip) is not None
+
+
+@pytest.mark.parametrize(("version", "checked"), [("8.0.2", True), ("6.1.0", True), ("7.1.dev12+g3", True),
+                                                   ("6.0.1", False), ("9.0.0", False), ("10.2", False)])
+def test_astropys_private_codec_is_used_only_from_checked_versions(version, checked):
+    from data_operations.frames.astropy_codec import version_is_checked
+
+    assert version_is_checked(version) is checked

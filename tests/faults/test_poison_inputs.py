@@ -56,13 +56,13 @@ def good_frame(fake_archive):
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        (fits_bytes([fits.PrimaryHDU(), fits.ImageHDU(np.ones((4, 4), np.float32), name="XYZ")]),
-         "Frame bad-frame has no SCI extension."),
+        (fits_bytes([fits.PrimaryHDU(), fits.ImageHDU(np.ones(16, np.float32), name="XYZ")]),
+         "Frame bad-frame has no 2-D image data."),
         (b"<!DOCTYPE html><html><body>Sign in to the archive</body></html>",
          "The archive returned something that is not a FITS file for frame bad-frame."),
         (tiny_fits_bytes(seed=2)[:11520], "Frame bad-frame is not a readable FITS file (truncated or corrupt)."),
     ],
-    ids=["no-sci", "html-page", "truncated-file"],
+    ids=["no-2d-image", "html-page", "truncated-file"],
 )
 def test_poison_frame_fails_once_with_a_clear_message(owner, fake_archive, good_frame, settings, body, message):
     fake_archive.add_frame("bad-frame", body)
