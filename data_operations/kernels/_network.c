@@ -57,6 +57,35 @@ VECTOR_CLONES static void run_block(float *work, Py_ssize_t width, const int32_t
     }
 }
 
+/* The same comparators over doubles (the sigma-clipping distances, kept exact in double). */
+VECTOR_CLONES static void run_block_double(double *work, Py_ssize_t width, const int32_t *network,
+                                           Py_ssize_t comparators) {
+    for (Py_ssize_t c = 0; c < comparators; c++) {
+        const int32_t *comparator = network + 4 * c;
+        double *restrict a = work + (Py_ssize_t)comparator[0] * BLOCK;
+        double *restrict b = work + (Py_ssize_t)comparator[1] * BLOCK;
+        if (comparator[2] && comparator[3]) {
+            for (Py_ssize_t i = 0; i < width; i++) {
+                double x = a[i], y = b[i];
+                double low = x < y ? x : y;
+                double high = y > x ? y : x;
+                a[i] = low;
+                b[i] = high;
+            }
+        } else if (comparator[2]) {
+            for (Py_ssize_t i = 0; i < width; i++) {
+                double x = a[i], y = b[i];
+                a[i] = x < y ? x : y;
+            }
+        } else {
+            for (Py_ssize_t i = 0; i < width; i++) {
+                double x = a[i], y = b[i];
+                b[i] = y > x ? y : x;
+            }
+        }
+    }
+}
+
 /* Copy `width` pixels of each of `count` planes (`stride` floats apart) into `work`; flag NaNs. */
 VECTOR_CLONES static void copy_block(const float *source, Py_ssize_t stride, Py_ssize_t count, Py_ssize_t width, float *work,
                        int32_t *has_nan) {
@@ -329,27 +358,57 @@ VECTOR_CLONES static void copy_block_finite(const float *source, Py_ssize_t stri
     }
 }
 
+/* The first pass's bounds of every pixel of a sorted block, vectorised across pixels: the centres
+ * from the middle wires, the distances in double, and their median by the median network. The
+ * values equal run_bounds' (same operations on the same numbers); pixels with gaps get garbage,
+ * which the caller ignores. */
+VECTOR_CLONES static void first_pass_bounds(const float *ordered, Py_ssize_t count, Py_ssize_t width,
+                                            const int32_t *median_network, Py_ssize_t median_size,
+                                            const ClipSettings *settings, double *distances, double *bounds) {
+    Py_ssize_t lower = (count - 1) / 2, upper = count / 2;
+    double *centres = bounds + BLOCK; /* the upper bounds' slots hold the centres until the end */
+    for (Py_ssize_t i = 0; i < width; i++) {
+        double low = ordered[lower * BLOCK + i], high = ordered[upper * BLOCK + i];
+        centres[i] = lower == upper ? low : 0.5 * (high + low);
+    }
+    for (Py_ssize_t f = 0; f < count; f++) {
+        const float *from = ordered + f * BLOCK;
+        double *to = distances + f * BLOCK;
+        for (Py_ssize_t i = 0; i < width; i++) {
+            to[i] = fabs((double)from[i] - centres[i]);
+        }
+    }
+    run_block_double(distances, width, median_network, median_size);
+    const double *mad_low = distances + lower * BLOCK, *mad_high = distances + upper * BLOCK;
+    for (Py_ssize_t i = 0; i < width; i++) {
+        double mad = lower == upper ? mad_low[i] : 0.5 * (mad_high[i] + mad_low[i]);
+        double std = mad * MAD_TO_SIGMA, centre = centres[i];
+        bounds[i] = centre - settings->sigma_low * std;
+        bounds[BLOCK + i] = centre + settings->sigma_high * std;
+    }
+}
+
 PyDoc_STRVAR(sigma_clip_doc,
-"sigma_clip(planes, sorting_network, sigma_low, sigma_high, max_iterations, mask)\n\n"
+"sigma_clip(planes, sorting_network, median_network, sigma_low, sigma_high, max_iterations, mask)\n\n"
 "astropy's median/MAD-std sigma clipping (axis 0) of every pixel of ``planes`` (float32, (count,\n"
 "pixels), rows contiguous): ``mask`` (bool or uint8, (count, pixels), contiguous) gets True for the\n"
 "finite samples outside the final bounds. ``max_iterations`` < 1 iterates until nothing changes.\n"
-"Blocks of pixels are sorted with the sorting network; pixels with non-finite samples are sorted\n"
-"one by one.");
+"Blocks of pixels are sorted with the sorting network and their first MAD taken with the median\n"
+"network (in double); pixels with non-finite samples are sorted one by one.");
 
 static PyObject *sigma_clip(PyObject *self, PyObject *args) {
     (void)self;
-    PyObject *planes_obj, *sort_obj, *mask_obj;
+    PyObject *planes_obj, *sort_obj, *median_obj, *mask_obj;
     ClipSettings settings;
-    if (!PyArg_ParseTuple(args, "OOddiO", &planes_obj, &sort_obj, &settings.sigma_low, &settings.sigma_high,
-                          &settings.max_iterations, &mask_obj)) {
+    if (!PyArg_ParseTuple(args, "OOOddiO", &planes_obj, &sort_obj, &median_obj, &settings.sigma_low,
+                          &settings.sigma_high, &settings.max_iterations, &mask_obj)) {
         return NULL;
     }
     if (!(settings.sigma_low > 0.0) || !(settings.sigma_high > 0.0)) {
         PyErr_SetString(PyExc_ValueError, "sigma_low and sigma_high must be positive.");
         return NULL;
     }
-    Py_buffer planes, sorter, mask;
+    Py_buffer planes, sorter, median, mask;
     PyObject *result = NULL;
     if (get_planes(planes_obj, &planes) < 0) {
         return NULL;
@@ -358,19 +417,27 @@ static PyObject *sigma_clip(PyObject *self, PyObject *args) {
     if (get_network(sort_obj, &sorter, count) < 0) {
         goto release_planes;
     }
-    if (PyObject_GetBuffer(mask_obj, &mask, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+    if (get_network(median_obj, &median, count) < 0) {
         goto release_sorter;
+    }
+    if (PyObject_GetBuffer(mask_obj, &mask, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+        goto release_median;
     }
     if ((strcmp(mask.format, "?") != 0 && strcmp(mask.format, "B") != 0) || mask.len != count * pixels) {
         PyErr_SetString(PyExc_ValueError, "mask must be bool with one value per sample.");
         goto release_mask;
     }
     Py_ssize_t sort_size = sorter.len / (4 * (Py_ssize_t)sizeof(int32_t));
+    Py_ssize_t median_size = median.len / (4 * (Py_ssize_t)sizeof(int32_t));
     float *ordered = malloc((size_t)count * BLOCK * sizeof(float));
+    double *distances = malloc((size_t)count * BLOCK * sizeof(double));
+    double *bounds = malloc(2 * BLOCK * sizeof(double)); /* each pixel's first lower and upper bound */
     float *column = malloc((size_t)count * sizeof(float));
     int32_t *has_gap = malloc(BLOCK * sizeof(int32_t));
-    if (ordered == NULL || column == NULL || has_gap == NULL) {
+    if (ordered == NULL || distances == NULL || bounds == NULL || column == NULL || has_gap == NULL) {
         free(ordered);
+        free(distances);
+        free(bounds);
         free(column);
         free(has_gap);
         PyErr_NoMemory();
@@ -385,6 +452,7 @@ static PyObject *sigma_clip(PyObject *self, PyObject *args) {
         Py_ssize_t width = pixels - start < BLOCK ? pixels - start : BLOCK;
         copy_block_finite(source + start, stride, count, width, ordered, has_gap);
         run_block(ordered, width, sorter.buf, sort_size); /* every pixel's samples, sorted */
+        first_pass_bounds(ordered, count, width, median.buf, median_size, &settings, distances, bounds);
         for (Py_ssize_t i = 0; i < width; i++) {
             const float *samples = source + start + i;
             uint8_t *pixel_mask = flags + start + i;
@@ -393,8 +461,7 @@ static PyObject *sigma_clip(PyObject *self, PyObject *args) {
                 continue;
             }
             const float *sorted = ordered + i;
-            double lower, upper;
-            run_bounds(sorted, BLOCK, 0, count, &settings, &lower, &upper);
+            double lower = bounds[i], upper = bounds[BLOCK + i];
             if ((double)sorted[0] >= lower && (double)sorted[(count - 1) * BLOCK] <= upper) {
                 continue; /* the first pass keeps every sample: nothing is rejected */
             }
@@ -404,12 +471,16 @@ static PyObject *sigma_clip(PyObject *self, PyObject *args) {
     }
     Py_END_ALLOW_THREADS
     free(ordered);
+    free(distances);
+    free(bounds);
     free(column);
     free(has_gap);
     result = Py_NewRef(Py_None);
 
 release_mask:
     PyBuffer_Release(&mask);
+release_median:
+    PyBuffer_Release(&median);
 release_sorter:
     PyBuffer_Release(&sorter);
 release_planes:

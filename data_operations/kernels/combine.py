@@ -68,7 +68,8 @@ def sigma_clip_mask(band: np.ndarray, *, sigma_low: float = 3.0, sigma_high: flo
     ``max_iterations`` is astropy's ``maxiters`` (None: until nothing changes). In C without the
     GIL: blocks of pixels are sorted by the sorting network, and the first pass's bounds show
     which pixels lose a sample (about a quarter, with 10 frames); only those are iterated, each on
-    its sorted samples. Pixels with non-finite samples are sorted one by one.
+    its sorted samples. The first pass's MAD comes from the median network run on double-precision
+    distances, so it is exactly astropy's. Pixels with non-finite samples are sorted one by one.
     """
     _check_band(band)
     if not (sigma_low > 0 and sigma_high > 0):
@@ -81,7 +82,8 @@ def sigma_clip_mask(band: np.ndarray, *, sigma_low: float = 3.0, sigma_high: flo
     if network is None:
         return sigma_clip_planes(planes, sigma_low, sigma_high, max_iterations).reshape(count, rows, cols)
     rejected = np.empty((count, rows * cols), dtype=bool)
-    network.sigma_clip(planes, network_table(count, sort=True), float(sigma_low), float(sigma_high),
+    network.sigma_clip(planes, network_table(count, sort=True), network_table(count), float(sigma_low),
+                       float(sigma_high),
                        0 if max_iterations is None else int(max_iterations), rejected)
     return rejected.reshape(count, rows, cols)
 

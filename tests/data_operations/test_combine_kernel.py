@@ -178,11 +178,11 @@ def test_sigma_clip_kernel_refuses_bad_buffers(kernel_path):
     planes = np.zeros((3, 10), dtype=np.float32)
     mask = np.empty((3, 10), dtype=bool)
     with pytest.raises(ValueError, match="sigma_low and sigma_high must be positive"):
-        c_sigma_clip(planes, network_table(3, sort=True), 0.0, 3.0, 10, mask)
+        c_sigma_clip(planes, network_table(3, sort=True), network_table(3), 0.0, 3.0, 10, mask)
     with pytest.raises(ValueError, match="mask must be bool with one value per sample"):
-        c_sigma_clip(planes, network_table(3, sort=True), 3.0, 3.0, 10, mask[:2])
+        c_sigma_clip(planes, network_table(3, sort=True), network_table(3), 3.0, 3.0, 10, mask[:2])
     with pytest.raises(ValueError, match="network names a wire outside the planes"):
-        c_sigma_clip(planes, network_table(4, sort=True), 3.0, 3.0, 10, mask)
+        c_sigma_clip(planes, network_table(4, sort=True), network_table(3), 3.0, 3.0, 10, mask)
 
 
 @pytest.mark.parametrize("frames", [1, 3, 10, 30])
