@@ -66,3 +66,12 @@ def test_sigma_clip_rejection_without_the_c_kernel_equals_astropy(no_compiled_mo
     expected = np.ma.getmaskarray(sigma_clip(band, sigma=2.5, maxiters=5, cenfunc="median", stdfunc="mad_std",
                                              axis=0))
     np.testing.assert_array_equal(mask, expected)
+
+
+@pytest.mark.parametrize(("value", "forced"), [("1", True), ("true", True), (" Yes ", True), ("on", True),
+                                               ("0", False), ("", False), ("no", False)])
+def test_the_variable_forces_the_fallback_while_it_is_set(monkeypatch, value, forced):
+    monkeypatch.setenv(native.PURE_PYTHON_VARIABLE, value)
+    assert native.pure_python_forced() is forced
+    if forced:
+        assert native.compiled_module(native.NETWORK_MODULE) is None
