@@ -21,7 +21,7 @@ ZBITPIX_VALUES = (8, 16, 32, 64, -32, -64)
 BYTEPIX_VALUES = (1, 2, 4, 8)
 
 
-def is_2d_image(hdu: fits.hdu.base._BaseHDU) -> bool:
+def is_2d_image(hdu: object) -> bool:
     """True for an image HDU (plain or compressed) of exactly two axes, both non-empty."""
     if not getattr(hdu, "is_image", False):
         return False
