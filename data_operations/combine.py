@@ -15,6 +15,7 @@ from data_operations.framework import ALIGN_INPUT, StackOperation
 from data_operations.framework.headers import Keywords
 from data_operations.kernels.combine import (
     COMBINE_METHODS,
+    MAX_CLIP_ITERATIONS,
     REJECTION_METHODS,
     combine_band,
     rejected_counts,
@@ -47,9 +48,9 @@ class Combine(StackOperation):
             "Combines frames pixel by pixel into one deeper image with the mean, median or sum, after "
             "rejecting outliers such as cosmic rays and satellite trails. Sigma clipping rejects samples "
             "further than sigma_low / sigma_high robust standard deviations (from the median and the "
-            "median absolute deviation) from the median, iterating until nothing changes; min/max "
-            "rejects the lowest and highest sample of every pixel. Frames can first be aligned on the "
-            "sky using their WCS."
+            "median absolute deviation) from the median, for up to max_iterations passes, exactly as "
+            "astropy's sigma_clip; min/max rejects the lowest and highest finite sample of every pixel. "
+            "Frames can first be aligned on the sky using their WCS."
         )
 
     @classmethod
@@ -86,6 +87,14 @@ class Combine(StackOperation):
                 "default": 3.0,
                 "minimum": 0.1,
             },
+            "max_iterations": {
+                "name": "Max Iterations",
+                "description": "At most this many sigma-clipping passes (astropy's maxiters)",
+                "type": "int",
+                "default": MAX_CLIP_ITERATIONS,
+                "minimum": 1,
+                "maximum": 100,
+            },
             "align": dict(ALIGN_INPUT),
         })
 
@@ -99,6 +108,7 @@ class Combine(StackOperation):
         if self.value("rejection") == "sigma_clip":
             keywords["SIGLOW"] = (float(self.value("sigma_low")), "Lower clipping threshold (sigma)")
             keywords["SIGHIGH"] = (float(self.value("sigma_high")), "Upper clipping threshold (sigma)")
+            keywords["SIGMAXIT"] = (int(self.value("max_iterations")), "Most sigma-clipping passes")
         keywords["NCOMBINE"] = (stack.count, "Number of frames combined")
         keywords["DLALIGN"] = (self.value("align"), "Alignment before combining")
         return keywords
@@ -108,6 +118,7 @@ class Combine(StackOperation):
 
     def combine_band(self, band: np.ndarray, out: np.ndarray, planes: dict[str, np.ndarray]) -> None:
         mask = rejection_mask(band, self.value("rejection"), sigma_low=float(self.value("sigma_low")),
-                              sigma_high=float(self.value("sigma_high")))
+                              sigma_high=float(self.value("sigma_high")),
+                              max_iterations=int(self.value("max_iterations")))
         combine_band(band, self.value("method"), mask, out=out)
         planes[REJECTED_EXTENSION][...] = rejected_counts(mask, out.shape)

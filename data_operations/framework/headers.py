@@ -15,6 +15,9 @@ from astropy.io import fits
 from data_operations.products import build_output_header
 
 Keywords = Mapping[str, tuple[Any, str]]
+# Infinite input pixels are read as missing (NaN) everywhere; products count them here.
+INFINITE_KEYWORD = "DLNINF"
+INFINITE_COMMENT = "Infinite input pixels read as missing (NaN)"
 
 
 def output_header(first_input: fits.Header, keywords: Keywords = {}) -> fits.Header:  # noqa: B006 - read only
@@ -33,3 +36,9 @@ def note_crop(header: fits.Header, shape: tuple[int, int], product_noun: str) ->
     header["DLCROP"] = (True, "Inputs cropped to common region")
     header.add_history(note)
     return note
+
+
+def infinite_note(count: int) -> str:
+    """The user's warning when inputs held infinite pixels (they were treated as missing)."""
+    return (f"{count} input pixel{'s were' if count != 1 else ' was'} infinite and treated as missing (NaN), "
+            f"like blank pixels; {INFINITE_KEYWORD} in the header records the count.")

@@ -21,7 +21,14 @@ from data_operations.context import OperationContext, OutputFile
 from data_operations.frames import FrameInfo, FrameStack
 from data_operations.frames.alignment import unaligned_pointing_warning
 from data_operations.frames.single import read_image
-from data_operations.framework.headers import Keywords, note_crop, output_header
+from data_operations.framework.headers import (
+    INFINITE_COMMENT,
+    INFINITE_KEYWORD,
+    Keywords,
+    infinite_note,
+    note_crop,
+    output_header,
+)
 from data_operations.framework.inputs import fetch_files
 from data_operations.framework.progress import ProgressPlan
 from data_operations.products import shared_metadata
@@ -103,6 +110,10 @@ class FrameByFrameOperation(BaseDataOperation):
         product = self.process(image, frame, [reference[:ny, :nx] for reference, _ in references])
         del image
         header = output_header(frame.header, product.keywords)
+        infinite = frame.infinite_count + sum(info.infinite_count for _, info in references)
+        header[INFINITE_KEYWORD] = (infinite, INFINITE_COMMENT)
+        if infinite:
+            warnings.append(f"{basename}: " + infinite_note(infinite))
         if cropped:
             warnings.append(f"{basename}: " + note_crop(header, (ny, nx), self.product_noun))
         if self.unaligned_hint and references:

@@ -24,7 +24,14 @@ from data_operations.base import BaseDataOperation, OperationResult
 from data_operations.context import OperationContext
 from data_operations.frames import FrameStack, efficient_band_rows
 from data_operations.frames.alignment import AlignedStack, optimal_grid, replace_wcs, unaligned_pointing_warning
-from data_operations.framework.headers import Keywords, note_crop, output_header
+from data_operations.framework.headers import (
+    INFINITE_COMMENT,
+    INFINITE_KEYWORD,
+    Keywords,
+    infinite_note,
+    note_crop,
+    output_header,
+)
 from data_operations.framework.inputs import FetchedFiles, fetch_files
 from data_operations.framework.progress import ProgressPlan, ProgressReport
 from data_operations.kernels.threads import core_count, split_rows
@@ -118,6 +125,9 @@ class StackOperation(BaseDataOperation):
                 header = replace_wcs(header, stack.wcs)
             if stack.cropped:
                 warnings.append(note_crop(header, stack.shape, self.product_noun))
+            counts_infinite = hasattr(stack, "infinite_counts")
+            if counts_infinite:  # known once every band is read: reserved now, set when the file closes
+                header[INFINITE_KEYWORD] = (0, INFINITE_COMMENT)
             planes = {name: np.zeros(stack.shape, dtype=dtype) for name, (dtype, _) in self.extra_planes.items()}
             with ImageProductWriter(stack.shape, header, stem=self.output_stem, temp_dir=context.temp_dir,
                                     provenance=context.provenance, inputs=inputs.basenames,
@@ -126,8 +136,11 @@ class StackOperation(BaseDataOperation):
                 if not aligned:  # here its WCS work overlaps the compression of the last bands
                     pointing = unaligned_pointing_warning(stack.frames, stack.shape, self.unaligned_hint)
                     warnings.extend([pointing] if pointing else [])
+                infinite = sum(stack.infinite_counts) if counts_infinite else 0
+                warnings.extend([infinite_note(infinite)] if infinite else [])
                 plan.begin("write", f"Writing the {self.product_noun} and previews.")
-                output = product.finish(extensions=self._plane_extensions(planes))
+                output = product.finish(extensions=self._plane_extensions(planes),
+                                        header_updates={INFINITE_KEYWORD: infinite} if counts_infinite else None)
             warnings.extend(self.closing_notes(stack.shape))
         plan.done()
         return OperationResult(output_files=[output], warnings=warnings)

@@ -28,7 +28,7 @@ WIZARD_KEYS = {
     "Normalization": {"input_files"},
     "Subtraction": {"input_files", "subtraction_file"},
     "Color Image": {"color_channels"},
-    "Combine": {"input_files", "method", "rejection", "sigma_low", "sigma_high", "align"},
+    "Combine": {"input_files", "method", "rejection", "sigma_low", "sigma_high", "max_iterations", "align"},
 }
 
 

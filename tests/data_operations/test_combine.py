@@ -174,7 +174,8 @@ def test_median_align_wcs_matches_the_reference_grid(write_frame, make_context):
 def test_wizard_and_validation():
     assert get_operation_class("Combine") is Combine
     inputs = Combine.wizard_description()["inputs"]
-    assert set(inputs) == {"input_files", "method", "rejection", "sigma_low", "sigma_high", "align"}
+    assert set(inputs) == {"input_files", "method", "rejection", "sigma_low", "sigma_high", "max_iterations", "align"}
+    assert (inputs["max_iterations"]["type"], inputs["max_iterations"]["default"]) == ("int", 5)
     assert inputs["method"]["options"] == ["mean", "median", "sum"]
     assert inputs["rejection"]["options"] == ["none", "sigma_clip", "minmax"]
     assert inputs["align"] == {**inputs["align"], "type": "select", "options": ["none", "wcs"], "default": "none"}
@@ -185,4 +186,7 @@ def test_wizard_and_validation():
     with pytest.raises(InputValidationError) as caught:
         Combine.validate_input_data({"input_files": items("a", "b"), "sigma_high": 0})
     assert str(caught.value) == "Combine: 'sigma_high' must be at least 0.1."
+    with pytest.raises(InputValidationError) as caught:
+        Combine.validate_input_data({"input_files": items("a", "b"), "max_iterations": 0})
+    assert str(caught.value) == "Combine: 'max_iterations' must be at least 1."
     assert Median.wizard_description()["inputs"]["align"]["options"] == ["none", "wcs"]
