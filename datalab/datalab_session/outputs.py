@@ -169,6 +169,21 @@ def output_basenames(output: dict | None) -> list[str]:
     return [entry["basename"] for entry in files or [] if isinstance(entry, dict) and entry.get("basename")]
 
 
+def outputs_intact(output: dict | None) -> bool:
+    """True when every product an output lists is still recorded and its files are in storage.
+
+    A result is lent to an identical request only then: storage lost or wiped under the database
+    (a restored backup, a fresh data directory) must mean recomputing, not links that answer 404.
+    """
+    basenames = output_basenames(output)
+    records = {record.basename: record for record in OutputFile.objects.filter(basename__in=basenames)}
+    if len(records) != len(set(basenames)):
+        return False
+    names = [name for record in records.values()
+             for name in (record.fits_name, record.large_name, record.small_name, record.tif_name) if name]
+    return all(default_storage.exists(name) for name in names)
+
+
 def with_urls(output: dict | None, *, records: dict[str, OutputFile | None] | None = None) -> dict | None:
     """The stored ``output`` with signed URLs added to each file entry.
 

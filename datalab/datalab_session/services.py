@@ -21,6 +21,7 @@ from datalab.datalab_session.models import (
     OutputFile,
     UserProfile,
 )
+from datalab.datalab_session.outputs import outputs_intact
 from datalab.datalab_session.queue import enqueue_operation
 from datalab.observability.request_id import current_request_id
 
@@ -118,6 +119,8 @@ def create_operation(
         .order_by("-finished_at")
         .first()
     )
+    if finished is not None and not outputs_intact(finished.output):
+        finished = None  # its files are gone from storage: compute again
     try:
         with transaction.atomic():
             if finished is not None:

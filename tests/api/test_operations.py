@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 
 from datalab.datalab_session.models import DataOperation, OperationStatus, OutputFile
 
@@ -70,7 +72,8 @@ def test_identical_request_in_a_session_returns_the_same_operation(owner_api, se
 
 def test_finished_identical_operation_is_reused_in_another_session(owner, owner_api, session_id):
     first = DataOperation.objects.get(pk=post_operation(owner_api, session_id).json()["id"])
-    OutputFile.objects.create(user=owner, operation=first, basename="datalab-median-x")
+    OutputFile.objects.create(user=owner, operation=first, basename="datalab-median-x",
+                              fits_name=default_storage.save("outputs/x.fits", ContentFile(b"fits")))
     output = {"output_files": [{"basename": "datalab-median-x", "source": "datalab", "type": "fits"}]}
     DataOperation.objects.filter(pk=first.pk).update(status=OperationStatus.COMPLETED, output=output)
     other_session = owner_api.post("/api/datasessions/", {"name": "t"}, format="json").json()["id"]
@@ -79,6 +82,18 @@ def test_finished_identical_operation_is_reused_in_another_session(owner, owner_
     assert reused["status"] == "COMPLETED"
     assert reused["output"]["output_files"][0]["basename"] == "datalab-median-x"
     assert reused["message"] == f"Reused the result of the identical operation #{first.pk}."
+
+
+def test_a_result_whose_files_are_gone_is_computed_again(owner, owner_api, session_id):
+    first = DataOperation.objects.get(pk=post_operation(owner_api, session_id).json()["id"])
+    OutputFile.objects.create(user=owner, operation=first, basename="datalab-median-y",
+                              fits_name="outputs/lost-with-the-old-data-directory.fits")
+    output = {"output_files": [{"basename": "datalab-median-y", "source": "datalab", "type": "fits"}]}
+    DataOperation.objects.filter(pk=first.pk).update(status=OperationStatus.COMPLETED, output=output)
+    other_session = owner_api.post("/api/datasessions/", {"name": "t"}, format="json").json()["id"]
+    again = post_operation(owner_api, other_session).json()
+    assert again["id"] != first.pk
+    assert again["status"] == "PENDING"
 
 
 def test_another_users_identical_result_is_not_reused(owner, owner_api, stranger_api, session_id):
