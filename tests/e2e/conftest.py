@@ -80,6 +80,14 @@ def redis_client():
     return redis.Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
 
 
+def drop_broker_messages(client: redis.Redis) -> int:
+    """Lose every queued message of this run's broker namespace, as a flushed Redis would, without
+    touching other keys of a Redis the developer may share. Returns how many keys went."""
+    namespace = settings.DRAMATIQ_BROKER["OPTIONS"]["namespace"]
+    keys = list(client.scan_iter(match=f"{namespace}:*", count=500))
+    return client.delete(*keys) if keys else 0
+
+
 @pytest.fixture
 def start_worker(live_server, tmp_path):
     workers: list[WorkerProcess] = []

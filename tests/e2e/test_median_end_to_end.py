@@ -11,7 +11,7 @@ from django.conf import settings
 from PIL import Image
 from rest_framework.authtoken.models import Token
 
-from tests.e2e.conftest import wait_for
+from tests.e2e.conftest import drop_broker_messages, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
 
@@ -81,7 +81,7 @@ def test_flushed_broker_loses_no_operation(live_server, http, archive_frames, st
     body = {"name": "Median", "input_data": {"input_files": items}}
     op = http.post(f"{api}/datasessions/{sid}/operations/", json=body)
     assert op.status_code == 201
-    redis_client.flushall()
+    assert drop_broker_messages(redis_client) >= 1
     assert http.get(f"{api}/datasessions/{sid}/operations/{op.json()['id']}/").json()["status"] == "PENDING"
 
     worker = start_worker(OPERATION_STALE_SECONDS="1", OPERATION_SWEEP_SECONDS="1")

@@ -1,15 +1,20 @@
 """Faults against real processes: a killed worker, Redis and PostgreSQL restarts, duplicate posts.
 
-Each test drives the live API over HTTP with a real Dramatiq worker process on the real Redis and
+Each test drives the live API over HTTP with a real Dramatiq worker process on a real Redis and
 PostgreSQL, injects one fault, and checks the state in the database, the files in storage, the
 temp directories and the worker.
+
+The faults stop, flush and restart those servers, so they run only on private ones:
+``tests/faults/test_private_services.py`` starts a private Redis and PostgreSQL on free ports and
+runs this module against them (``DATALAB_PRIVATE_REDIS`` / ``DATALAB_PRIVATE_POSTGRES`` name them,
+and ``REDIS_URL`` / ``DATABASE_URL`` must point at them). Anywhere else these tests are skipped.
 """
 from __future__ import annotations
 
 import io
+import os
 import signal
 import statistics
-import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -24,18 +29,35 @@ from rest_framework.authtoken.models import Token
 
 from datalab.datalab_session.models import DataOperation, OperationStatus, OutputFile
 from tests.e2e.conftest import wait_for
+from tests.private_services import PrivatePostgres, PrivateRedis
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.faults]
+
+def private_servers() -> tuple[PrivateRedis, PrivatePostgres] | None:
+    """The private servers this run may fault, if REDIS_URL and DATABASE_URL point at exactly them."""
+    redis_text, postgres_text = os.environ.get("DATALAB_PRIVATE_REDIS"), os.environ.get("DATALAB_PRIVATE_POSTGRES")
+    if not (redis_text and postgres_text):
+        return None
+    redis_server, postgres_server = PrivateRedis.from_description(redis_text), PrivatePostgres.from_description(
+        postgres_text)
+    db = settings.DATABASES["default"]
+    redis_url = os.environ.get("REDIS_URL", "")
+    if not redis_url.startswith(f"redis://127.0.0.1:{redis_server.port}/") or int(db["PORT"]) != postgres_server.port:
+        return None
+    return redis_server, postgres_server
+
+
+PRIVATE = private_servers()
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.faults,
+    pytest.mark.skipif(PRIVATE is None, reason="needs private servers: see test_private_services.py"),
+]
 
 # A worker that recovers quickly: short heartbeats, stale claims noticed after a few seconds.
 FAST_RECOVERY = {
     "OPERATION_HEARTBEAT_SECONDS": "1", "OPERATION_STALE_SECONDS": "4", "OPERATION_SWEEP_SECONDS": "1",
 }
 ONE_ROW_BANDS = {"OPERATION_MEMORY_BUDGET_BYTES": "1"}
-REDIS_START = [
-    "redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", "6379", "--save", "",
-    "--appendonly", "no", "--dir", "/var/lib/redis", "--logfile", "/var/log/redis/ci.log",
-]
 
 
 @pytest.fixture
@@ -111,16 +133,16 @@ def test_redis_restart_while_running_loses_nothing(api, slow_median_frames, star
     worker = start_worker(**FAST_RECOVERY, **ONE_ROW_BANDS)
     sid, running_id = submit_median(api, slow_median_frames, name="redis-running")
     wait_for(lambda: operation_row(running_id).status == OperationStatus.IN_PROGRESS, timeout=60, interval=0.1)
+    redis_server = PRIVATE[0]
     try:
-        subprocess.run(["redis-cli", "-h", "127.0.0.1", "shutdown", "nosave"], check=False, timeout=10)
-        wait_for(lambda: subprocess.run(["redis-cli", "-h", "127.0.0.1", "ping"], capture_output=True).returncode,
-                 timeout=10)
+        redis_server.stop()
+        assert not redis_server.ping()
         # The API keeps answering without Redis; new work is accepted and queued later.
         assert api.get(f"{api.base}/datasessions/").status_code == 200
         _, queued_id = submit_median(api, slow_median_frames[:4], name="redis-down")
         assert operation_row(queued_id).status == OperationStatus.PENDING
     finally:
-        subprocess.run(REDIS_START, check=True, timeout=10)
+        redis_server.start()
         wait_for(lambda: redis_client.ping(), timeout=10)
     for operation_id in (running_id, queued_id):
         operation = wait_terminal(operation_id)
@@ -169,9 +191,7 @@ def test_postgres_restart_mid_operation_and_under_traffic(api, slow_median_frame
 
     load = threading.Thread(target=traffic, daemon=True)
     load.start()
-    version = subprocess.run(["ls", "/etc/postgresql"], capture_output=True, text=True).stdout.split()[0]
-    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"], check=True,
-                   timeout=60)
+    PRIVATE[1].restart()
     time.sleep(2)
     stop.set()
     load.join(timeout=10)

@@ -1,0 +1,104 @@
+"""The fault tests run on private servers and leave the developer's own Redis and PostgreSQL alone.
+
+``test_process_faults.py`` stops, flushes and restarts Redis and PostgreSQL. This test starts a
+private Redis and a private PostgreSQL cluster on free ports, runs that module against them in a
+child pytest, and checks that the servers named by this run's ``REDIS_URL`` and ``DATABASE_URL``
+(the developer's own: the machine's defaults here) kept a key written before, and were never
+restarted. On the developer's servers it only writes and reads back one unique key.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg2
+import pytest
+import redis
+from django.db import connection
+
+from tests.private_services import PrivatePostgres, PrivateRedis
+
+pytestmark = [pytest.mark.faults, pytest.mark.timeout(1800)]
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def private_redis():
+    server = PrivateRedis().start()
+    yield server
+    server.remove()
+
+
+@pytest.fixture
+def private_postgres():
+    server = PrivatePostgres().start()
+    yield server
+    server.remove()
+
+
+def postgres_start_time() -> str:
+    """When the developer's PostgreSQL server started: a restart changes it."""
+    db = connection.settings_dict
+    with psycopg2.connect(host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"] or "postgres",
+                          password=db["PASSWORD"] or None, dbname="postgres") as conn, conn.cursor() as cursor:
+        cursor.execute("SELECT pg_postmaster_start_time()::text")
+        return cursor.fetchone()[0]
+
+
+def run_fault_tests(redis_server: PrivateRedis, postgres_server: PrivatePostgres, tmp_path: Path,
+                    *pytest_args: str) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_server.url,
+        "DATABASE_URL": postgres_server.url,
+        "DATALAB_PRIVATE_REDIS": redis_server.describe(),
+        "DATALAB_PRIVATE_POSTGRES": postgres_server.describe(),
+        "DRAMATIQ_NAMESPACE": f"faults-{secrets.token_hex(4)}",
+    }
+    command = [sys.executable, "-m", "pytest", "tests/faults/test_process_faults.py", "-p", "no:cacheprovider",
+               "-q", "-rA", "--basetemp", str(tmp_path / "faults"), *pytest_args]
+    return subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=1700)
+
+
+@pytest.mark.django_db
+def test_fault_tests_run_on_private_servers_and_spare_the_developers(private_redis, private_postgres, tmp_path):
+    developer_redis = redis.Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    key, value = f"developer-work-{secrets.token_hex(8)}", secrets.token_hex(16)
+    developer_redis.set(key, value, ex=3600)
+    redis_run_id = developer_redis.info("server")["run_id"]
+    postgres_started = postgres_start_time()
+    private_run_id = redis.Redis.from_url(private_redis.url).info("server")["run_id"]
+    try:
+        result = run_fault_tests(private_redis, private_postgres, tmp_path, *os.environ.get(
+            "DATALAB_FAULT_TEST_ARGS", "").split())
+        summary = result.stdout[-4000:] + result.stderr[-2000:]
+        assert result.returncode == 0, summary
+        assert " passed" in result.stdout and "skipped" not in result.stdout.splitlines()[-1], summary
+        print(result.stdout.splitlines()[-1])
+        for line in result.stdout.splitlines():
+            if line.startswith("recovery after kill -9"):
+                print(line)
+
+        assert developer_redis.get(key) == value.encode()
+        assert developer_redis.info("server")["run_id"] == redis_run_id, "the developer's Redis was restarted"
+        assert postgres_start_time() == postgres_started, "the developer's PostgreSQL was restarted"
+        # The faults did happen, on the private Redis: it runs with a new run id after its restart.
+        assert redis.Redis.from_url(private_redis.url).info("server")["run_id"] != private_run_id
+    finally:
+        developer_redis.delete(key)
+
+
+def test_fault_tests_skip_on_the_developers_servers(tmp_path):
+    """Pointed at anything but private servers, the fault module refuses to fault them."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("DATALAB_PRIVATE_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "tests/faults/test_process_faults.py", "-p", "no:cacheprovider", "-q",
+         "--basetemp", str(tmp_path / "faults")],
+        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert result.stdout.splitlines()[-1].startswith("6 skipped"), result.stdout[-3000:]
