@@ -117,7 +117,8 @@ CORS_ALLOW_CREDENTIALS = False
 CORS_URLS_REGEX = r"^/(api|outputs|archive|portal|thumbnails)/.*$"
 
 # --- REST framework
-# Password logins (the portal-compatible login endpoint) per client address.
+# Password logins per client address: the portal-compatible login, the API token endpoint, the
+# admin and the browsable API login (one ``login`` throttle, counted in the default cache).
 LOGIN_THROTTLE_RATE = env.str("LOGIN_THROTTLE_RATE", default="10/minute")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -136,6 +137,16 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_THROTTLE_RATES": {"login": LOGIN_THROTTLE_RATE},
+}
+
+# Shared cache (login throttle counts, archive rights): Redis when REDIS_URL is set, so every
+# gunicorn worker and pod counts the same; memory of one process otherwise.
+CACHE_URL = env.str("CACHE_URL", default=env.str("REDIS_URL", default=""))
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL, "KEY_PREFIX": "datalab"}
+        if CACHE_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "datalab"}
+    ),
 }
 
 # --- Login beside (or instead of) the observatory's portal
@@ -217,6 +228,11 @@ ARCHIVE_API_TOKEN = env.str("ARCHIVE_API_TOKEN", default="")
 ARCHIVE_TIMEOUT_SECONDS = env.float("ARCHIVE_TIMEOUT_SECONDS", default=30.0)
 ARCHIVE_MAX_RETRIES = env.int("ARCHIVE_MAX_RETRIES", default=4)
 ARCHIVE_BACKOFF_SECONDS = env.float("ARCHIVE_BACKOFF_SECONDS", default=1.0)
+# The embedded archive is consulted in-process by analysis calls (a web thread asking its own server
+# over HTTP can wait on itself); unset: true when ARCHIVE_API is a loopback URL ending in /archive/.
+ARCHIVE_IN_PROCESS = env.bool("ARCHIVE_IN_PROCESS", default=None)
+# How long a user's right to read an archive frame is remembered before the archive is asked again.
+ARCHIVE_RIGHTS_CACHE_SECONDS = env.int("ARCHIVE_RIGHTS_CACHE_SECONDS", default=60)
 FRAME_CACHE_DIR = Path(env.str("FRAME_CACHE_DIR", default=str(VAR_DIR / "frame_cache")))
 FRAME_CACHE_MAX_BYTES = env.int("FRAME_CACHE_MAX_BYTES", default=20 * 1024**3)
 FRAME_CACHE_MAX_AGE_SECONDS = env.int("FRAME_CACHE_MAX_AGE_SECONDS", default=14 * 24 * 3600)

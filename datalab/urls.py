@@ -3,9 +3,9 @@ from django.contrib import admin
 from django.http import JsonResponse
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.authtoken.views import obtain_auth_token
 
 from datalab.datalab_session.views import output_file_view
+from datalab.login_views import admin_login, browsable_api_login, obtain_auth_token
 from datalab.observability.health import ReadinessView, healthz
 from datalab.observability.metrics import metrics_view
 
@@ -19,10 +19,12 @@ urlpatterns = [
     path("archive/", include("datalab.local_archive.urls")),
     path("portal/", include("datalab.portal.urls")),
     path("thumbnails/", include("datalab.thumbnails.urls")),
+    path("admin/login/", admin_login, name="admin-login"),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("readyz", ReadinessView.as_view(), name="readyz"),
     path("metrics", metrics_view, name="metrics"),
+    path("api-auth/login/", browsable_api_login, name="api-auth-login"),
     path("api-auth/", include("rest_framework.urls")),
 ]
 

@@ -23,6 +23,13 @@ def private_dirs(settings, tmp_path):
     return tmp_path
 
 
+@pytest.fixture(autouse=True)
+def private_cache(settings, tmp_path):
+    """Every test counts logins and remembers archive rights in a cache of its own (never the shared Redis)."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                   "LOCATION": f"test-{tmp_path.name}"}}
+
+
 def _client_for(user) -> APIClient:
     client = APIClient()
     token, _ = Token.objects.get_or_create(user=user)

@@ -11,7 +11,7 @@ from rest_framework.exceptions import NotFound
 
 from data_operations.errors import OperationError, TransientError
 from datalab.analysis.products import FrameProducts, frame_key
-from datalab.archive import client as archive_client
+from datalab.archive import rights as archive_rights
 from datalab.archive.frame_cache import FrameCache
 from datalab.datalab_session import selectors
 from datalab.datalab_session.exceptions import ServiceUnavailable
@@ -24,15 +24,16 @@ def analysis_cache() -> FrameCache:
 
 
 def _archive_frame(*, user, basename: str) -> tuple[Path, str]:
-    """The frame from the frame cache, after the archive confirmed (every time) that the user may see it."""
+    """The frame's file, once the archive confirmed (or recently confirmed) that the user may see it."""
     try:
-        path = archive_client.fetch_frame(basename=basename, token=archive_token_for(user))
+        path = archive_rights.frame_path(basename=basename, token=archive_token_for(user))
     except OperationError as error:  # not found, not visible with this token, or refused
         raise NotFound(str(error)) from error
     except TransientError as error:
         raise ServiceUnavailable(str(error)) from error
-    # The cache file name carries the archive's md5 (or id), so it changes with the frame's content.
-    return path, f"archive:{path.name}:{path.stat().st_size}"
+    # The file's name and size and mtime change with the frame's content (the cache name carries its md5).
+    stat = path.stat()
+    return path, f"archive:{path.name}:{stat.st_size}:{stat.st_mtime_ns}"
 
 
 def _local_copy(record: OutputFile, cache: FrameCache) -> Path:

@@ -40,7 +40,7 @@ class _RetryableDownload(Exception):
     """A download that arrived damaged (truncated, wrong md5): worth fetching again."""
 
 
-def _not_found(basename: str) -> OperationError:
+def not_found_error(basename: str) -> OperationError:
     return OperationError(
         f"The archive could not find frame {basename}, or it is not visible with your archive token."
     )
@@ -136,7 +136,7 @@ class ArchiveClient:
         for record in payload.get("results") or []:
             if isinstance(record, dict) and record.get("basename") == basename:
                 return record
-        raise _not_found(basename)
+        raise not_found_error(basename)
 
     def frame_headers(self, frame_id: int) -> dict[str, Any]:
         """The SCI header keywords of frame ``frame_id`` (``data`` of the headers endpoint)."""
@@ -276,7 +276,7 @@ class ArchiveClient:
                 f"The archive refused access to frame {basename} (HTTP {status}); check your archive token."
             )
         if status == 404:
-            return _not_found(basename)
+            return not_found_error(basename)
         return OperationError(f"The archive rejected the request for frame {basename} (HTTP {status}).")
 
 

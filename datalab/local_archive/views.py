@@ -20,9 +20,8 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.dateparse import parse_date, parse_datetime
 from django.views.decorators.csrf import csrf_exempt
-from rest_framework.authtoken.models import Token
 
-from datalab.datalab_session.models import UserProfile
+from datalab.local_archive.access import frames_visible_to
 from datalab.local_archive.indexing import archive_root, ensure_thumbnails, thumbnail_path
 from datalab.local_archive.models import CALIBRATION_TYPES, ArchiveFrame, ArchiveFrameQuerySet
 
@@ -81,22 +80,8 @@ def request_token(request: HttpRequest) -> str | None:
     return credential if scheme.lower() == "token" and credential else None
 
 
-def proposals_for_token(token: str | None) -> list[str]:
-    """Proposals whose proprietary frames ``token`` (a DRF token or a profile's archive token) sees."""
-    if not token:
-        return []  # never match the empty archive_token of profiles that have none
-    profiles = UserProfile.objects.filter(user__is_active=True).filter(
-        Q(archive_token=token) | Q(user__in=Token.objects.filter(key=token).values("user_id"))
-    )
-    proposals: set[str] = set()
-    for listed in profiles.values_list("archive_proposals", flat=True):
-        if isinstance(listed, list):
-            proposals.update(str(proposal) for proposal in listed if proposal)
-    return sorted(proposals)
-
-
 def visible_frames(request: HttpRequest) -> ArchiveFrameQuerySet:
-    return ArchiveFrame.objects.visible_to(proposals=proposals_for_token(request_token(request)))
+    return frames_visible_to(request_token(request))
 
 
 # --- signed URLs --------------------------------------------------------------------------------
