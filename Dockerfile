@@ -39,7 +39,8 @@ WORKDIR /opt/datalab
 COPY manage.py ./
 COPY deploy/entrypoint.sh /usr/local/bin/datalab-entrypoint
 # collectstatic only reads settings: placeholder values satisfy the production checks for this step.
-RUN SECRET_KEY=collectstatic-only-placeholder CORS_ALLOWED_ORIGINS=http://localhost \
+RUN SECRET_KEY=collectstatic-only-placeholder-never-used-to-sign-anything-0123456789 \
+    CORS_ALLOWED_ORIGINS=http://localhost DATABASE_URL=postgres://build@localhost/unused \
     REDIS_URL=redis://localhost:6379/0 DATALAB_VAR_DIR=/tmp/build-var PROMETHEUS_MULTIPROC_DIR=/tmp/build-prom \
     python manage.py collectstatic --no-input --verbosity 0 \
     && rm -rf /tmp/build-var /tmp/build-prom \

@@ -1,9 +1,9 @@
 """Production settings: the defaults of ``datalab.settings`` with every unsafe one refused.
 
 Selected with ``DJANGO_SETTINGS_MODULE=datalab.settings_production`` (the container image does).
-It refuses to start with DEBUG on, with the development SECRET_KEY or without explicit CORS
-origins, logs JSON, and runs prometheus_client in multiprocess mode so every process of a pod
-reports into one scrape.
+It refuses to start with DEBUG on, with the development or a weak SECRET_KEY, with
+ALLOWED_HOSTS=*, without DATABASE_URL or without explicit CORS origins, logs JSON, and runs
+prometheus_client in multiprocess mode so every process of a pod reports into one scrape.
 """
 from __future__ import annotations
 
@@ -17,8 +17,27 @@ from datalab.settings import DEFAULT_SECRET_KEY, DRAMATIQ_BROKER, LOGGING, REDIS
 
 if DEBUG:  # noqa: F405
     raise ImproperlyConfigured("DEBUG must be off in production: unset DEBUG or set DEBUG=false.")
+MIN_SECRET_KEY_LENGTH = 50
+# Keys seen in examples and quick starts: anyone can sign sessions and output links with them.
+KNOWN_INSECURE_KEY_PREFIXES = ("django-insecure", "datalab-insecure", "changeme", "change-me", "secret", "insecure")
+
 if not SECRET_KEY or SECRET_KEY == DEFAULT_SECRET_KEY:  # noqa: F405
     raise ImproperlyConfigured("Set SECRET_KEY to a long random value: the development key is refused in production.")
+if len(SECRET_KEY) < MIN_SECRET_KEY_LENGTH or len(set(SECRET_KEY)) < 5 or \
+        SECRET_KEY.lower().startswith(KNOWN_INSECURE_KEY_PREFIXES):  # noqa: F405
+    raise ImproperlyConfigured(
+        f"SECRET_KEY is too weak for production: use at least {MIN_SECRET_KEY_LENGTH} random characters, e.g. "
+        "the output of: python -c 'import secrets; print(secrets.token_urlsafe(50))'."
+    )
+if "*" in ALLOWED_HOSTS:  # noqa: F405
+    raise ImproperlyConfigured(
+        "ALLOWED_HOSTS=* is refused in production: list the host names the service answers to (comma separated)."
+    )
+if "DATABASE_URL" not in env:
+    raise ImproperlyConfigured(
+        "Set DATABASE_URL (e.g. postgres://user:password@host:5432/datalab): without it every web and worker "
+        "pod would get its own SQLite file."
+    )
 if "CORS_ALLOWED_ORIGINS" not in env:
     raise ImproperlyConfigured(
         "Set CORS_ALLOWED_ORIGINS to the web front end's origins (comma separated), e.g. https://datalab.example.org."

@@ -14,10 +14,12 @@ from datalab.observability.worker_liveness import main as liveness_main
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SAFE = {
     "DJANGO_SETTINGS_MODULE": "datalab.settings_production",
-    "SECRET_KEY": "a-long-random-production-key-0123456789abcdef",
+    "SECRET_KEY": "Vq3-xL9rT2mK8pZ4nW7cY1bH6dJ0fG5sA2eU9iO3kR8tQ4wE7y",
     "DEBUG": "false",
     "CORS_ALLOWED_ORIGINS": "https://datalab.example.org",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "DATABASE_URL": "postgres://datalab@127.0.0.1:5432/datalab",
+    "ALLOWED_HOSTS": "datalab.example.org",
 }
 
 
@@ -46,6 +48,12 @@ def test_safe_configuration_loads_with_json_logs(tmp_path):
     ({"SECRET_KEY": "datalab-insecure-development-key-change-me"}, "the development key is refused in production"),
     ({"CORS_ALLOWED_ORIGINS": None}, "Set CORS_ALLOWED_ORIGINS"),
     ({"REDIS_URL": None}, "Set REDIS_URL"),
+    ({"SECRET_KEY": "x"}, "SECRET_KEY is too weak for production: use at least 50 random characters"),
+    ({"SECRET_KEY": "a" * 60}, "SECRET_KEY is too weak for production"),
+    ({"SECRET_KEY": "django-insecure-k3j4h5g6f7d8s9a0q1w2e3r4t5y6u7i8o9p0z1x2c3v4"}, "SECRET_KEY is too weak"),
+    ({"ALLOWED_HOSTS": "*"}, "ALLOWED_HOSTS=* is refused in production"),
+    ({"ALLOWED_HOSTS": "datalab.example.org,*"}, "ALLOWED_HOSTS=* is refused in production"),
+    ({"DATABASE_URL": None}, "Set DATABASE_URL"),
 ])
 def test_unsafe_configuration_is_refused(tmp_path, changes, error):
     result = load_settings(tmp_path, **changes)
