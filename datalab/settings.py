@@ -48,6 +48,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "datalab.observability.request_id.RequestIdMiddleware",
+    "datalab.error_pages.JsonApiErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "datalab.cross_origin.CrossOriginResourcePolicyMiddleware",

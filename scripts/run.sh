@@ -23,7 +23,8 @@ fi
 export PORT="${PORT:-8000}"
 export ARCHIVE_API="${ARCHIVE_API:-http://127.0.0.1:${PORT}/archive/}"
 export PUBLIC_BASE_URL="${PUBLIC_BASE_URL:-http://127.0.0.1:${PORT}}"
-export DEBUG="${DEBUG:-true}"
+# DEBUG stays off: its error pages show settings and the environment to any API client.
+export DEBUG="${DEBUG:-false}"
 # The front end's development server (npm run serve) listens on 8080 (8081 when 8080 is taken).
 export CORS_ALLOWED_ORIGINS="${CORS_ALLOWED_ORIGINS:-http://localhost:8080,http://127.0.0.1:8080,http://localhost:8081,http://127.0.0.1:8081}"
 
@@ -51,6 +52,7 @@ else
 fi
 
 echo "==> Datalab API at http://127.0.0.1:${PORT}/api/  (admin: /admin/, archive: /archive/frames/)"
-python manage.py runserver "127.0.0.1:${PORT}" --noreload &
+# --insecure: serve the admin's static files without DEBUG (local quick start only).
+python manage.py runserver "127.0.0.1:${PORT}" --noreload --insecure &
 pids+=($!)
 wait "${pids[@]}"
