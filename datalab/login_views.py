@@ -11,7 +11,9 @@ from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse
 from rest_framework import exceptions
 from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.parsers import FormParser, MultiPartParser
 
+from datalab.parsers import BoundedJSONParser
 from datalab.portal.throttling import LoginRateThrottle
 from datalab.throttles import TOO_MANY_ATTEMPTS, login_throttled_response
 
@@ -20,6 +22,7 @@ class ThrottledObtainAuthToken(ObtainAuthToken):
     """``POST /api/auth/token/`` with username and password; 429 after LOGIN_THROTTLE_RATE attempts."""
 
     throttle_classes = [LoginRateThrottle]
+    parser_classes = [BoundedJSONParser, FormParser, MultiPartParser]
 
     def throttled(self, request, wait):
         seconds = max(1, math.ceil(wait or 1))

@@ -53,6 +53,7 @@ MIDDLEWARE = [
     "corsheaders.middleware.CorsMiddleware",
     "datalab.cross_origin.CrossOriginResourcePolicyMiddleware",
     "datalab.datalab_session.middleware.RequestBodyLimitMiddleware",
+    "datalab.datalab_session.middleware.QueryStringGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -130,6 +131,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "datalab.datalab_session.pagination.ResultsPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PARSER_CLASSES": [
+        "datalab.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_RENDERER_CLASSES": [
         "datalab.datalab_session.renderers.FiniteJSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",

@@ -26,6 +26,8 @@ from datalab.datalab_session.models import OutputFile
 from datalab.datalab_session.outputs import output_urls, public_url, sign_output
 
 MAX_RAW_DATA_SIZE = 2048
+# Display sizes and positions are screen pixels: anything beyond this is hostile (1e308 overflowed).
+MAX_DISPLAY_SIZE = 1_000_000.0
 MAX_BACKGROUND_RADIUS = 500.0  # FITS pixels; keeps a centroiding stamp small
 TIF_SIGNATURE_KIND = "analysis-tif"  # not an output kind, so output URLs cannot be forged from it
 
@@ -42,9 +44,14 @@ class ActionRequest:
 
 def _geometry(call: ActionRequest) -> DisplayGeometry:
     rows, columns = call.frame.shape
-    width = call.body.number("width", positive=True)
-    height = call.body.number("height", positive=True)
+    width = call.body.number("width", positive=True, maximum=MAX_DISPLAY_SIZE)
+    height = call.body.number("height", positive=True, maximum=MAX_DISPLAY_SIZE)
     return DisplayGeometry(width=width, height=height, columns=columns, rows=rows)
+
+
+def _position(body, key: str) -> float:
+    """A display coordinate (screen pixels), bounded so arithmetic on it cannot overflow."""
+    return body.number(key, maximum=MAX_DISPLAY_SIZE)
 
 
 def _pair(values: tuple[float, float] | None) -> list[float] | None:
@@ -83,7 +90,7 @@ def line_profile(call: ActionRequest) -> dict[str, Any]:
     """
     geometry = _geometry(call)
     body = call.body
-    points = [(body.number(f"y{index}"), body.number(f"x{index}")) for index in (1, 2)]
+    points = [(_position(body, f"y{index}"), _position(body, f"x{index}")) for index in (1, 2)]
     for index, (horizontal, vertical) in enumerate(points, start=1):
         geometry.require_inside(horizontal, vertical, action=body.action, names=f"(x{index}, y{index})")
     start, end = (geometry.to_pixel(*point) for point in points)
@@ -128,7 +135,7 @@ def centroiding(call: ActionRequest) -> dict[str, Any]:
     """The star nearest the click: display ``x``/``y``, ``ra``/``dec``, per-pixel ``background``, ``peak``."""
     geometry = _geometry(call)
     body = call.body
-    horizontal, vertical = body.number("x"), body.number("y")
+    horizontal, vertical = _position(body, "x"), _position(body, "y")
     geometry.require_inside(horizontal, vertical, action=body.action, names="(x, y)")
     radius = body.number("radius", default=10.0, positive=True)
     inner = body.number("r_back1", default=radius + 5.0, positive=True)

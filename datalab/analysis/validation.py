@@ -5,6 +5,7 @@ import math
 from typing import Any
 
 from data_operations.errors import InputValidationError
+from datalab.datalab_session.input_checks import check_basename
 
 SOURCES = ("archive", "datalab")
 
@@ -31,7 +32,7 @@ class RequestBody:
         value = self._present("basename")
         if not isinstance(value, str):
             raise self._fail("basename", "must be a string.")
-        return value
+        return check_basename(value, where=self.action)
 
     def source(self) -> str:
         value = self.data.get("source") or "archive"  # archive items from older clients carry no source
@@ -39,8 +40,9 @@ class RequestBody:
             raise self._fail("source", "must be 'archive' or 'datalab'.")
         return value
 
-    def number(self, key: str, *, default: float | None = None, positive: bool = False) -> float:
-        """A finite number (a numeric string is accepted); ``positive`` demands > 0."""
+    def number(self, key: str, *, default: float | None = None, positive: bool = False,
+               maximum: float | None = None) -> float:
+        """A finite number (a numeric string is accepted); ``positive`` demands > 0, ``maximum`` a bound."""
         if default is not None and self.data.get(key) in (None, ""):
             return default
         value = self._present(key)
@@ -54,6 +56,8 @@ class RequestBody:
             raise self._fail(key, "must be a finite number.")
         if positive and number <= 0:
             raise self._fail(key, "must be greater than 0.")
+        if maximum is not None and abs(number) > maximum:
+            raise self._fail(key, f"must be at most {maximum:g} in size.")
         return number
 
     def whole_number(self, key: str, *, minimum: int, maximum: int) -> int:

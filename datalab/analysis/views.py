@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from django.core.files.storage import default_storage
 from django.http import Http404, HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -12,7 +14,18 @@ from datalab.analysis import services
 from datalab.analysis.actions import TIF_SIGNATURE_KIND, tif_storage_name
 from datalab.datalab_session.outputs import stored_file_response, verify_output_signature
 
+ANALYSIS_BODY = {
+    "type": "object",
+    "properties": {
+        "basename": {"type": "string"},
+        "source": {"type": "string", "enum": ["archive", "datalab"]},
+    },
+    "required": ["basename"],
+    "additionalProperties": True,
+}
 
+
+@extend_schema(request={"application/json": ANALYSIS_BODY}, responses={(200, "application/json"): OpenApiTypes.OBJECT})
 @api_view(["POST"])
 def analysis_view(request: Request, action: str):
     """``POST /api/analysis/<action>/`` with the body the API contract lists for that action."""

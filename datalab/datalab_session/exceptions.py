@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from data_operations.errors import InputValidationError
+from datalab.parsers import NestingTooDeep
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ def error_exception_handler(exc: Exception, context: dict) -> Response | None:
     response = exception_handler(exc, context)
     if response is None:
         return None
-    if isinstance(exc, exceptions.ParseError):
+    if isinstance(exc, exceptions.ParseError) and not isinstance(exc, NestingTooDeep):
         message = "The request body is not valid JSON."
     else:
         message = _first_message(response.data)

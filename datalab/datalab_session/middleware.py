@@ -26,3 +26,16 @@ class RequestBodyLimitMiddleware:
                 {"error": f"The request body is larger than the limit of {limit} bytes."}, status=413
             )
         return self.get_response(request)
+
+
+class QueryStringGuardMiddleware:
+    """Refuse query parameters with NUL characters (PostgreSQL cannot store or compare them)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        for name, values in request.GET.lists():
+            if "\x00" in name or any("\x00" in value for value in values):
+                return JsonResponse({"error": "Query parameters must not contain NUL characters."}, status=400)
+        return self.get_response(request)

@@ -4,6 +4,8 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from data_operations.errors import InputValidationError
+from datalab.datalab_session.input_checks import BASENAME_RULE, check_file_items
 from datalab.datalab_session.models import DataOperation, DataSession
 from datalab.datalab_session.outputs import output_basenames, with_urls
 from datalab.datalab_session.selectors import output_records_by_basename
@@ -63,6 +65,13 @@ class DataSessionSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "input_data", "operations", "created", "modified", "accessed"]
         read_only_fields = ["id", "operations", "created", "modified", "accessed"]
         list_serializer_class = SessionListSerializer
+
+    def validate_input_data(self, value):
+        try:
+            check_file_items(value, where="input_data")
+        except InputValidationError:
+            raise serializers.ValidationError(f"each item's 'basename' {BASENAME_RULE}.") from None
+        return value
 
 
 class OperationRequestSerializer(serializers.Serializer):

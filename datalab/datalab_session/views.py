@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from data_operations.registry import available_operations
 from datalab.datalab_session import selectors, services
 from datalab.datalab_session.filters import DataSessionFilter
+from datalab.datalab_session.input_checks import check_operation_inputs, without_null_inputs
 from datalab.datalab_session.models import DataOperation, OutputFile
 from datalab.datalab_session.outputs import URL_KINDS, stored_file_response, verify_output_signature
 from datalab.datalab_session.serializers import (
@@ -86,11 +87,11 @@ class DataOperationViewSet(
         session = selectors.session_for(user=request.user, session_id=kwargs["session_pk"])
         body = OperationRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        name = body.validated_data["name"]
+        input_data = without_null_inputs(name, body.validated_data["input_data"])
+        check_operation_inputs(input_data, operation=name)
         operation, created = services.create_operation(
-            user=request.user,
-            session=session,
-            name=body.validated_data["name"],
-            input_data=body.validated_data["input_data"],
+            user=request.user, session=session, name=name, input_data=input_data,
         )
         return Response(
             self.get_serializer(operation).data,
