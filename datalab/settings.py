@@ -291,7 +291,12 @@ else:
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
 
-# Request metrics (django-prometheus) are served by datalab.observability.metrics at /metrics.
+# Request metrics (django-prometheus) are served by datalab.observability.metrics at /metrics, to
+# holders of METRICS_TOKEN (as a Bearer token) or, without one, to direct requests from these networks.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=[
+    "127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7",
+])
 PROMETHEUS_EXPORT_MIGRATIONS = False
 
 # LOG_FORMAT=json writes one JSON object per line (production default); every line names the

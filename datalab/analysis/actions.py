@@ -60,14 +60,16 @@ def _pair(values: tuple[float, float] | None) -> list[float] | None:
 
 # --- actions -----------------------------------------------------------------------------------
 def raw_data(call: ActionRequest) -> bytes:
-    """A ``max_size`` square area-averaged image (top row first), histogram, zscale limits, bit depth.
+    """A ``max_size`` square area-averaged image (top row first), histogram, zscale limits, bit depth;
+    ``max_size`` is capped at the frame's larger dimension.
 
     ``data`` values are in the frame's units, rounded to float32 precision (7 significant digits
     at the frame's largest magnitude); ``bitdepth`` is the smallest of 8/16/32 that holds the
     frame's maximum. The encoded answer is cached per frame and size.
     """
     max_size = call.body.whole_number("max_size", minimum=1, maximum=MAX_RAW_DATA_SIZE)
-    return call.frame.raw_data_json(max_size)
+    # Never larger than the frame: upscaling adds no information, only bytes and cache entries.
+    return call.frame.raw_data_json(min(max_size, max(call.frame.shape)))
 
 
 def wcs(call: ActionRequest) -> dict[str, Any]:

@@ -22,11 +22,13 @@ import os
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.multiprocess import MultiProcessCollector
+
+from datalab.observability.metrics_access import may_scrape
 
 logger = logging.getLogger(__name__)
 timing_logger = logging.getLogger("datalab.operations")
@@ -136,5 +138,7 @@ def _process_metrics() -> Any:
 
 def metrics_view(request: HttpRequest) -> HttpResponse:
     """Prometheus text exposition: request metrics, worker-independent operation state."""
+    if not may_scrape(request):
+        return JsonResponse({"error": "Metrics are only served to the cluster's Prometheus."}, status=403)
     body = generate_latest(_Union(_process_metrics(), OperationStateCollector()))
     return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
