@@ -5,6 +5,8 @@ import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from tests.s3_storage import MotoServer, S3Outputs, new_bucket_name
+
 
 @pytest.fixture(autouse=True)
 def private_dirs(settings, tmp_path):
@@ -73,3 +75,21 @@ def kernel_path(request, monkeypatch):
     elif not all(compiled_kernels_in_use().values()):
         pytest.skip("the C kernels are not built on this machine")
     return request.param
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    server = MotoServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_outputs(moto_server, settings) -> S3Outputs:
+    """Outputs stored in a fresh bucket of a real S3 API on loopback, for this process and (through
+    ``s3_outputs.env``) for the worker and web processes a test starts."""
+    outputs = S3Outputs(server=moto_server, bucket=new_bucket_name(), url_ttl_seconds=600)
+    settings.OUTPUT_STORAGE = "s3"
+    settings.OUTPUT_URL_TTL_SECONDS = outputs.url_ttl_seconds
+    settings.STORAGES = outputs.storages(settings.STORAGES)
+    return outputs

@@ -6,11 +6,11 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from conftest import post
 from django.core.cache import cache
 
 from datalab.local_archive.indexing import index_directory
 from datalab.local_archive.synthetic import make_frame, write_frame
+from tests.analysis.conftest import post
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "archive"))
 from archive_fakes import FakeArchive, tiny_fits_bytes  # noqa: E402

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import post
+
+from tests.analysis.conftest import post
 
 pytestmark = pytest.mark.django_db
 

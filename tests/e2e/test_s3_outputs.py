@@ -1,0 +1,60 @@
+"""Outputs in S3, as production stores them: a Median over HTTP with a real worker writing to a real
+S3 API on loopback (moto's server), its presigned links fetched without the API token, cross-origin.
+"""
+from __future__ import annotations
+
+import io
+import time
+from urllib.parse import parse_qs, urlsplit
+
+import numpy as np
+import pytest
+import requests
+from astropy.io import fits
+from PIL import Image
+
+from tests.e2e.test_median_end_to_end import archive_pixels, http, run_median  # noqa: F401 - fixture
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
+FRONT_END = "http://127.0.0.1:8081"
+
+
+def signed_expiry(url: str) -> float:
+    """When a presigned URL stops working, from its own query (SigV2 ``Expires`` or SigV4 date + seconds)."""
+    query = parse_qs(urlsplit(url).query)
+    if "Expires" in query:
+        return float(query["Expires"][0])
+    signed_at = time.mktime(time.strptime(query["X-Amz-Date"][0], "%Y%m%dT%H%M%SZ")) - time.timezone
+    return signed_at + float(query["X-Amz-Expires"][0])
+
+
+def test_median_outputs_in_s3_are_served_by_presigned_links(live_server, http, archive_frames,  # noqa: F811
+                                                            start_worker, s3_outputs, owner):
+    worker = start_worker(**s3_outputs.env)
+    operation = run_median(http, live_server, archive_frames)
+    assert operation["status"] == "COMPLETED", (operation["message"], worker.log()[-3000:])
+    entry = operation["output"]["output_files"][0]
+    basename = entry["basename"]
+    assert s3_outputs.keys() == sorted(
+        f"outputs/{owner.pk}/{basename}/{name}"
+        for name in (f"{basename}.fits", f"{basename}-large.jpg", f"{basename}-small.jpg")
+    )
+
+    for field in ("fits_url", "large_url", "small_url"):
+        url = entry[field]
+        assert url.startswith(f"{s3_outputs.server.endpoint}/{s3_outputs.bucket}/outputs/"), url
+        # The link is valid for OUTPUT_URL_TTL_SECONDS from now, no longer.
+        assert signed_expiry(url) == pytest.approx(time.time() + s3_outputs.url_ttl_seconds, abs=30)
+    fetched = requests.get(entry["fits_url"], headers={"Origin": FRONT_END}, timeout=30)  # no API token
+    assert fetched.status_code == 200
+    assert fetched.headers["Access-Control-Allow-Origin"] in (FRONT_END, "*")
+    with fits.open(io.BytesIO(fetched.content)) as hdul:
+        median = hdul["SCI"].data
+    expected = np.nanmedian(np.stack([archive_pixels(b) for b in archive_frames]), axis=0)
+    np.testing.assert_allclose(median, expected, rtol=1e-6, atol=1e-6)
+    preview = requests.get(entry["large_url"], headers={"Origin": FRONT_END}, timeout=30)
+    assert Image.open(io.BytesIO(preview.content)).format == "JPEG"
+
+    # Without the presigned query the object is private.
+    assert requests.get(entry["fits_url"].split("?")[0], timeout=30).status_code == 403
+
