@@ -64,12 +64,23 @@ def run_fault_tests(redis_server: PrivateRedis, postgres_server: PrivatePostgres
     return subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=1700)
 
 
+def flush_count(client: redis.Redis) -> int:
+    return int(client.info("commandstats").get("cmdstat_flushall", {}).get("calls", 0))
+
+
 @pytest.mark.django_db
 def test_fault_tests_run_on_private_servers_and_spare_the_developers(private_redis, private_postgres, tmp_path):
+    # The developer's servers: the Redis of REDIS_URL (only one unique key is written and read back)
+    # and the PostgreSQL of DATABASE_URL, plus a separate Redis standing in for another of their own.
     developer_redis = redis.Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    stand_in = PrivateRedis().start()
+    stand_in_client = redis.Redis.from_url(stand_in.url)
     key, value = f"developer-work-{secrets.token_hex(8)}", secrets.token_hex(16)
-    developer_redis.set(key, value, ex=3600)
-    redis_run_id = developer_redis.info("server")["run_id"]
+    for client in (developer_redis, stand_in_client):
+        client.set(key, value, ex=3600)
+    servers = {client: (client.info("server")["process_id"], client.info("server")["run_id"])
+               for client in (developer_redis, stand_in_client)}
+    flushes_before = flush_count(developer_redis)
     postgres_started = postgres_start_time()
     private_run_id = redis.Redis.from_url(private_redis.url).info("server")["run_id"]
     try:
@@ -83,13 +94,19 @@ def test_fault_tests_run_on_private_servers_and_spare_the_developers(private_red
             if line.startswith("recovery after kill -9"):
                 print(line)
 
-        assert developer_redis.get(key) == value.encode()
-        assert developer_redis.info("server")["run_id"] == redis_run_id, "the developer's Redis was restarted"
+        for client, (process_id, run_id) in servers.items():
+            assert (client.info("server")["process_id"], client.info("server")["run_id"]) == (process_id, run_id), \
+                "a developer's Redis was restarted"
+        assert stand_in_client.get(key) == value.encode()
+        assert developer_redis.get(key) == value.encode(), (
+            f"the developer's key is gone; FLUSHALL calls on that server went from {flushes_before} to "
+            f"{flush_count(developer_redis)} during the run (by this run's children only if they reached it)")
         assert postgres_start_time() == postgres_started, "the developer's PostgreSQL was restarted"
         # The faults did happen, on the private Redis: it runs with a new run id after its restart.
         assert redis.Redis.from_url(private_redis.url).info("server")["run_id"] != private_run_id
     finally:
         developer_redis.delete(key)
+        stand_in.remove()
 
 
 def test_fault_tests_skip_on_the_developers_servers(tmp_path):
