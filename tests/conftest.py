@@ -88,8 +88,8 @@ def moto_server():
 def s3_outputs(moto_server, settings) -> S3Outputs:
     """Outputs stored in a fresh bucket of a real S3 API on loopback, for this process and (through
     ``s3_outputs.env``) for the worker and web processes a test starts."""
-    outputs = S3Outputs(server=moto_server, bucket=new_bucket_name(), url_ttl_seconds=600)
+    outputs = S3Outputs(server=moto_server, bucket=new_bucket_name(), presign_ttl_seconds=300)
     settings.OUTPUT_STORAGE = "s3"
-    settings.OUTPUT_URL_TTL_SECONDS = outputs.url_ttl_seconds
+    settings.OUTPUT_REDIRECT_TTL_SECONDS = outputs.presign_ttl_seconds
     settings.STORAGES = outputs.storages(settings.STORAGES)
     return outputs

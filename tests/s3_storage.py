@@ -1,8 +1,8 @@
 """A real S3 API on loopback for tests: moto's server mode in its own process, one bucket per test.
 
 Outputs are stored with django-storages' S3 backend exactly as in production (MinIO or AWS), so
-presigned links, CORS and deletion are exercised over HTTP. Note: moto does not check presigned
-signatures or expiry times; tests check the expiry a link carries instead.
+the redirects to presigned links, CORS and deletion are exercised over HTTP. Note: moto does not
+check presigned signatures or expiry times; tests check the expiry a presigned link carries.
 """
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ class S3Outputs:
 
     server: MotoServer
     bucket: str
-    url_ttl_seconds: int
+    presign_ttl_seconds: int
     client: Any = field(init=False)
 
     def __post_init__(self) -> None:
@@ -72,7 +72,7 @@ class S3Outputs:
         return {**current, "default": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {
             "bucket_name": self.bucket, "endpoint_url": self.server.endpoint, "access_key": ACCESS_KEY,
             "secret_key": SECRET_KEY, "region_name": REGION, "querystring_auth": True,
-            "querystring_expire": self.url_ttl_seconds, "file_overwrite": True,
+            "querystring_expire": self.presign_ttl_seconds, "file_overwrite": True,
         }}}
 
     @property
@@ -82,7 +82,7 @@ class S3Outputs:
             "OUTPUT_STORAGE": "s3", "AWS_STORAGE_BUCKET_NAME": self.bucket,
             "AWS_S3_ENDPOINT_URL": self.server.endpoint, "AWS_ACCESS_KEY_ID": ACCESS_KEY,
             "AWS_SECRET_ACCESS_KEY": SECRET_KEY, "AWS_DEFAULT_REGION": REGION,
-            "OUTPUT_URL_TTL_SECONDS": str(self.url_ttl_seconds),
+            "OUTPUT_REDIRECT_TTL_SECONDS": str(self.presign_ttl_seconds),
         }
 
     def keys(self) -> list[str]:

@@ -1,5 +1,6 @@
 """Outputs in S3, as production stores them: a Median over HTTP with a real worker writing to a real
-S3 API on loopback (moto's server), its presigned links fetched without the API token, cross-origin.
+S3 API on loopback (moto's server). Its signed links, fetched without the API token and
+cross-origin, redirect to short-lived presigned S3 URLs that serve the files.
 """
 from __future__ import annotations
 
@@ -40,21 +41,26 @@ def test_median_outputs_in_s3_are_served_by_presigned_links(live_server, http, a
         for name in (f"{basename}.fits", f"{basename}-large.jpg", f"{basename}-small.jpg")
     )
 
+    presigned = {}
     for field in ("fits_url", "large_url", "small_url"):
-        url = entry[field]
+        redirect = requests.get(entry[field], headers={"Origin": FRONT_END}, allow_redirects=False, timeout=30)
+        assert redirect.status_code == 302, (field, redirect.status_code, redirect.text[:200])
+        assert redirect.headers["Access-Control-Allow-Origin"] == FRONT_END  # fetch() may follow it
+        url = presigned[field] = redirect.headers["Location"]
         assert url.startswith(f"{s3_outputs.server.endpoint}/{s3_outputs.bucket}/outputs/"), url
-        # The link is valid for OUTPUT_URL_TTL_SECONDS from now, no longer.
-        assert signed_expiry(url) == pytest.approx(time.time() + s3_outputs.url_ttl_seconds, abs=30)
-    fetched = requests.get(entry["fits_url"], headers={"Origin": FRONT_END}, timeout=30)  # no API token
+        # The presigned link is valid for OUTPUT_REDIRECT_TTL_SECONDS from now, no longer.
+        assert signed_expiry(url) == pytest.approx(time.time() + s3_outputs.presign_ttl_seconds, abs=30)
+    fetched = requests.get(presigned["fits_url"], headers={"Origin": FRONT_END}, timeout=30)  # no API token
     assert fetched.status_code == 200
     assert fetched.headers["Access-Control-Allow-Origin"] in (FRONT_END, "*")
     with fits.open(io.BytesIO(fetched.content)) as hdul:
         median = hdul["SCI"].data
     expected = np.nanmedian(np.stack([archive_pixels(b) for b in archive_frames]), axis=0)
     np.testing.assert_allclose(median, expected, rtol=1e-6, atol=1e-6)
-    preview = requests.get(entry["large_url"], headers={"Origin": FRONT_END}, timeout=30)
+    preview = requests.get(entry["large_url"], headers={"Origin": FRONT_END}, timeout=30)  # redirect followed
+    assert preview.status_code == 200 and preview.url.startswith(s3_outputs.server.endpoint)
     assert Image.open(io.BytesIO(preview.content)).format == "JPEG"
 
     # Without the presigned query the object is private.
-    assert requests.get(entry["fits_url"].split("?")[0], timeout=30).status_code == 403
+    assert requests.get(presigned["fits_url"].split("?")[0], timeout=30).status_code == 403
 
