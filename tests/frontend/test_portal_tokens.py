@@ -153,7 +153,7 @@ def test_without_a_portal_url_only_local_tokens_work(portal, settings, owner_api
 
 
 def test_portal_users_see_their_proprietary_archive_frames(portal):
-    from datalab.local_archive.views import proposals_for_token
+    from datalab.local_archive.access import proposals_for_token
 
     assert get_sessions(PORTAL_TOKEN).status_code == 200
     assert proposals_for_token(PORTAL_TOKEN) == ["KEY2025A-001", "LCO2026B-012"]
