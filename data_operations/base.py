@@ -86,8 +86,8 @@ class BaseDataOperation(ABC):
         return cls.wizard_description().get("inputs", {})
 
     def value(self, key: str) -> Any:
-        """The value of an input, or its wizard default when absent."""
-        if key in self.input_data:
+        """The value of an input, or its wizard default when absent or null."""
+        if self.input_data.get(key) is not None:
             return self.input_data[key]
         return self.input_specs()[key].get("default")
 
@@ -125,7 +125,9 @@ class BaseDataOperation(ABC):
         """Inputs reduced to what determines the result, with defaults filled in."""
         canonical: dict[str, Any] = {}
         for key, spec in cls.input_specs().items():
-            value = input_data.get(key, spec.get("default"))
+            value = input_data.get(key)
+            if value is None:  # absent and null both mean the default
+                value = spec.get("default")
             if spec.get("type") == "fits":
                 value = [
                     {k: item[k] for k in (*FILE_IDENTITY_KEYS, *CHANNEL_KEYS) if k in item}

@@ -102,3 +102,16 @@ def test_combine_sum_is_scaled_to_every_frame_and_says_so(write_frame, make_cont
     assert header["COMBMETH"] == "scaled-sum"
     assert header.comments["COMBMETH"] == "Mean of the kept samples x NCOMBINE"
     assert image[5, 5] == pytest.approx(10.0 * 4)  # mean of the two kept samples x 4 frames
+
+
+def test_an_explicit_null_input_means_its_default(write_frame, make_context):
+    stack = np.random.default_rng(3).normal(20.0, 1.0, size=(3, *SHAPE)).astype(np.float32)
+    files = {f"n{i}": write_frame(f"n{i}", frame, compressed=False) for i, frame in enumerate(stack)}
+    nulls = {"method": None, "rejection": None, "sigma_low": None, "sigma_high": None, "max_iterations": None}
+    Combine.validate_input_data({"input_files": items(*files), **nulls})
+    with_nulls = Combine({"input_files": items(*files), **nulls}).operate(make_context(files))
+    image, header = product(with_nulls.output_files[0])
+    assert (header["COMBMETH"], header["REJECT"], header["SIGLOW"], header["SIGMAXIT"]) == ("mean", "sigma_clip",
+                                                                                             3.0, 5)
+    assert Combine.cache_key({"input_files": items(*files), **nulls}) == Combine.cache_key(
+        {"input_files": items(*files)})
