@@ -28,6 +28,18 @@ class OutputFile:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class DataFile:
+    """A data table an operation offers for download (ECSV, text), written under the context's temp dir.
+
+    The worker publishes it and puts its signed URL at ``output_data[entry]["downloads"][key]``.
+    """
+
+    path: Path
+    key: str
+    entry: int = 0
+
+
 class OperationContext(Protocol):
     """Services the runner provides to an operation while it computes."""
 
