@@ -67,11 +67,15 @@ def _match(frame: CatalogFrameLike, ra: float, dec: float) -> tuple[float, float
 
 
 def catalog_light_curve(frames: Sequence[CatalogFrameLike], target: dict[str, Any],
-                        report: Callable[[float, str], None]) -> CatalogSeries:
-    """The target's light curve over ``frames``; OperationError when no frame has it."""
+                        report: Callable[[float, str], None], *,
+                        already_excluded: dict[str, str] | None = None) -> CatalogSeries:
+    """The target's light curve over ``frames``; OperationError when no frame has it.
+
+    ``already_excluded`` names frames that could not be opened, with the reason, for the notes.
+    """
     ra, dec = target["ra"], target["dec"]
     kept: list[tuple[CatalogFrameLike, FrameFacts, float, float]] = []
-    excluded: dict[str, str] = {}
+    excluded: dict[str, str] = dict(already_excluded or {})
     for position, frame in enumerate(frames):
         report(position / max(len(frames), 1), f"Matching the target in frame {position + 1} of {len(frames)}.")
         try:
@@ -102,7 +106,7 @@ def catalog_light_curve(frames: Sequence[CatalogFrameLike], target: dict[str, An
         if facts.fwhm_arcsec is not None:
             row["fwhm_arcsec"] = facts.fwhm_arcsec
         rows.append(row)
-    notes = [f"{name} was excluded: {why}." for name, why in excluded.items()]
+    notes = [f"{name} was excluded: {why.rstrip('.')}." for name, why in excluded.items()]
     return CatalogSeries(rows=rows, excluded=excluded, notes=notes)
 
 
@@ -130,7 +134,8 @@ def catalog_entry(series: CatalogSeries, target: dict[str, Any], filter_name: st
         "light_curve": series.rows, "flux_fallback": False, "excluded_images": list(series.excluded),
         "units": {key: output.UNITS[key] for key in ("observation_date", "julian_date", "bjd_tdb", "mag", "magerr",
                                                       "exptime", "period", "frequency")},
-        "diagnostics": output.diagnostics({name: [f"Excluded: {why}."] for name, why in series.excluded.items()},
+        "diagnostics": output.diagnostics({name: [f"Excluded: {why.rstrip('.')}."]
+                                           for name, why in series.excluded.items()},
                                           [*series.notes, *series_notes]),
         "pipeline_diagnostics": [*series.notes, *series_notes],
     }

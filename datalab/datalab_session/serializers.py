@@ -4,6 +4,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from datalab.datalab_session.downloads import with_download_urls
 from datalab.datalab_session.models import DataOperation, DataSession
 from datalab.datalab_session.outputs import output_basenames, with_urls
 from datalab.datalab_session.selectors import output_records_by_basename
@@ -50,7 +51,8 @@ class DataOperationSerializer(serializers.ModelSerializer):
 
     @extend_schema_field({"type": "object", "nullable": True, "additionalProperties": True})
     def get_output(self, operation: DataOperation) -> dict | None:
-        return with_urls(operation.output, records=self.context.get(OUTPUT_RECORDS))
+        records = self.context.get(OUTPUT_RECORDS)
+        return with_download_urls(with_urls(operation.output, records=records), records=records)
 
 
 class DataSessionSerializer(serializers.ModelSerializer):

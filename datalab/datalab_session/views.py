@@ -136,6 +136,7 @@ def output_file_view(request: Request, basename: str, kind: str):
     name = getattr(record, URL_KINDS[kind], "") if record else ""
     if not name or not default_storage.exists(name):
         raise Http404
-    content_type = {"fits": "application/fits", "tif": "image/tiff"}.get(kind, "image/jpeg")
-    download_name = name.rsplit("/", 1)[-1] if kind in ("fits", "tif") else None
+    content_type = {"fits": "application/fits", "tif": "image/tiff", "data": "text/plain; charset=utf-8"}.get(
+        kind, "image/jpeg")
+    download_name = name.rsplit("/", 1)[-1] if kind in ("fits", "tif", "data") else None
     return stored_file_response(name, content_type=content_type, download_name=download_name)

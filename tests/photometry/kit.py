@@ -112,7 +112,8 @@ def transit_jd(night_jd: float, ra: float, longitude: float = SITE["LONGITUD"]) 
 
 
 def nightly_epochs(rng: np.random.Generator, *, nights: int, per_night: int, ra: float,
-                   start_jd: float = 2461345.5, spacing_hours: float = 1.0, skip: int = 0) -> list[float]:
+                   start_jd: float = 2461345.5, spacing_hours: float = 1.0, skip: int = 0,
+                   jitter_days: float = 0.005) -> list[float]:
     """Exposure mid-times: ``per_night`` a night around the target's transit, on ``nights`` nights
     chosen (without repeats) among ``nights + skip`` consecutive ones."""
     chosen = np.sort(rng.choice(nights + skip, size=nights, replace=False))
@@ -120,7 +121,8 @@ def nightly_epochs(rng: np.random.Generator, *, nights: int, per_night: int, ra:
     for night in chosen:
         transit = transit_jd(start_jd + float(night), ra)
         first = transit - (per_night - 1) * spacing_hours / 48.0
-        times.extend(first + k * spacing_hours / 24.0 + rng.uniform(-0.005, 0.005) for k in range(per_night))
+        times.extend(first + k * spacing_hours / 24.0 + rng.uniform(-jitter_days, jitter_days)
+                     for k in range(per_night))
     return times
 
 
