@@ -102,6 +102,9 @@ def calibrate(target_net: np.ndarray, target_error: np.ndarray, candidates: Cand
     notes: list[str] = []
     measured = np.all((candidates.net > 0) & np.isfinite(candidates.error), axis=1) \
         & np.isfinite(candidates.catalog_mag)
+    if not measured.all():
+        notes.append(f"{int((~measured).sum())} comparison candidate(s) could not be measured on every frame (near "
+                     "an edge, a masked pixel in the aperture, or no flux) and were not used.")
     pool = _reject(candidates, np.flatnonzero(measured), rejected, notes)
     if pool.size < min_comparisons:
         raise OperationError(

@@ -126,7 +126,7 @@ def nightly_epochs(rng: np.random.Generator, *, nights: int, per_night: int, ra:
     return times
 
 
-def _wcs(field_: Field, shape: tuple[int, int], scale: float) -> WCS:
+def frame_wcs(field_: Field, shape: tuple[int, int], scale: float) -> WCS:
     wcs = WCS(naxis=2)
     wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
     wcs.wcs.crval = [field_.ra, field_.dec]
@@ -155,11 +155,12 @@ def make_frame(directory: Path, basename: str, field_: Field, mid_jd: float, rng
                filter_name: str = "rp", render: bool = True, compressed: bool = True, with_bpm: bool = False,
                with_err: bool = False, hot_pixels: list[tuple[int, int]] = (), cat_mag_noise: float = 0.0,
                header_airmass: bool = True, extra_header: dict | None = None, catalog: bool = True,
-               drop_target_from_catalog: bool = False, target_flux_scale: float = 1.0) -> FrameTruth:
+               drop_target_from_catalog: bool = False, target_flux_scale: float = 1.0,
+               zero_point0: float = ZP0) -> FrameTruth:
     """Write one frame of ``field_`` observed at mid-exposure ``mid_jd``; return its truth."""
     airmass = closed_form_airmass(field_.ra, field_.dec, mid_jd, SITE["LATITUDE"], SITE["LONGITUD"])
-    zero_point = ZP0 - extinction * (airmass - 1.0) - transparency
-    wcs = _wcs(field_, shape, scale)
+    zero_point = zero_point0 - extinction * (airmass - 1.0) - transparency
+    wcs = frame_wcs(field_, shape, scale)
     sigma = fwhm_px / 2.3548
     model = np.full(shape, sky, dtype=float)
     rows, counts = [], {}
@@ -173,7 +174,7 @@ def make_frame(directory: Path, basename: str, field_: Field, mid_jd: float, rng
         if render:
             gaussian_star(model, x, y, flux, sigma)
         if -0.5 <= x < shape[1] - 0.5 and -0.5 <= y < shape[0] - 0.5:
-            if star is field_.target and drop_target_from_catalog:
+            if (star is field_.target and drop_target_from_catalog) or flux <= 0:
                 continue
             magerr = 1.0857 * math.sqrt(flux + math.pi * (2 * sigma) ** 2 * sky) / flux
             catalog_mag = mag + star.catalog_offset + float(rng.normal(0, cat_mag_noise)) if cat_mag_noise else \

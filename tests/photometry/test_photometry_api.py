@@ -123,3 +123,43 @@ def test_missing_source_is_a_400(owner_api, session_id):
     assert response.status_code == 400
     assert response.json() == {"error": "Light Curve needs 'source' (Source Star): the star to measure, with 'ra' "
                                         "and 'dec' in degrees."}
+
+
+def test_aperture_photometry_renders_with_an_unmeasurable_frame(owner, owner_api, session_id, tmp_path):
+    rng = np.random.default_rng(23)
+    field = make_field(rng, count=12)
+    times = nightly_epochs(rng, nights=2, per_night=5, ra=field.ra)
+    frames = make_series(tmp_path, field, times, rng, zero_point0=25.0, with_bpm=True)
+    # On one frame the target's aperture holds less than the sky: its flux is negative.
+    frames[4] = make_series(tmp_path, field, [times[4]], rng, prefix="dark", zero_point0=25.0,
+                            target_flux_scale=-0.05)[0]
+    source = {"name": "", "ra": field.ra, "dec": field.dec}
+    radii = {"aperture_radius": 4.0, "annulus_inner_radius": 8.0, "annulus_outer_radius": 14.0}
+
+    listed = strict(owner_api.get("/api/available_operations/"))["Aperture Photometry"]["inputs"]
+    assert set(listed) == {"source", "input_files", *radii, "min_comparisons", "max_comparisons"}
+    assert listed["source"]["type"] == "source" and listed["source"]["name_lookup"] is True
+    assert [listed[key]["default"] for key in radii] == [7.64, 12.73, 19.10]
+    assert (listed["min_comparisons"]["default"], listed["max_comparisons"]["default"]) == (5, 10)
+
+    detail = run_operation(owner_api, session_id, "Aperture Photometry",
+                           {"source": source, "input_files": stored(owner, frames), **radii})
+
+    rendered = strict(owner_api.get(f"/api/datasessions/{session_id}/operations/{detail['id']}/"))
+    strict(owner_api.get(f"/api/datasessions/{session_id}/operations/"))
+    strict(owner_api.get("/api/datasessions/"))
+    [entry] = rendered["output"]["output_data"]
+    rows = entry["light_curve"]
+    dark = [row for row in rows if row["fits_path"] == frames[4].basename]
+    assert dark and dark[0]["mag"] is None and dark[0]["target_calibrated_apparent_magnitude"] is None
+    assert dark[0]["target_net_source_counts"] < 0
+    assert ("The target could not be measured on this frame (no positive flux in its aperture, or a masked pixel "
+            "in it).") in entry["diagnostics"][frames[4].basename]
+    assert all(UI_ROW_KEYS <= set(row) for row in rows)
+    assert {"aperture_radius", "annulus_inner_radius", "annulus_outer_radius", "light_curve", "source", "filter",
+            "diagnostics", "diagnostic_images", "selected_comparison_stars", "pipeline_diagnostics"} <= set(entry)
+    assert entry["source"] == source
+    assert "period" in entry and len(entry["frequency"]) == len(entry["power"])
+    table = Table.read(io.BytesIO(fetch(entry["downloads"]["ecsv"])).read().decode(), format="ascii.ecsv")
+    assert list(table["fits_path"]) == [row["fits_path"] for row in rows]
+    assert table["mag"].mask[[row["fits_path"] for row in rows].index(frames[4].basename)]
