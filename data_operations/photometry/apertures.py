@@ -1,4 +1,4 @@
-"""Aperture photometry of many stars on one image in one pass (photutils, exact overlap).
+"""Aperture photometry of many stars on one image in one pass (exact overlap, vectorised stamps).
 
 Sky: the sigma-clipped median of a circular annulus, robust to faint stars in it. Error: from the
 frame's ``ERR`` plane when it has one, else the CCD equation (Merline & Howell, as AstroImageJ),
@@ -11,13 +11,15 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from astropy.stats import SigmaClip
-from photutils.aperture import ApertureStats, CircularAnnulus, CircularAperture
+from photutils.geometry import circular_overlap_grid
 
 #: A median sky estimate has pi/2 the variance of a mean over the same pixels (Gaussian noise).
 MEDIAN_VARIANCE_FACTOR = math.pi / 2
 DIGITISATION_VARIANCE = 0.289 ** 2
-SKY_CLIP = SigmaClip(sigma=3.0, maxiters=10)
+SKY_CLIP_SIGMA, SKY_CLIP_PASSES = 3.0, 10
+#: Stars measured together: bounds the stamp arrays (stars x (2 r_out + 3)^2 values) to tens of MB.
+STARS_PER_BLOCK = 256
+RESKY_SHIFT_PX = 1.0
 
 
 @dataclass(frozen=True)
@@ -89,13 +91,99 @@ def windowed_centroids(image: np.ndarray, x: np.ndarray, y: np.ndarray, sky: np.
     return x, y
 
 
+def _stamps(image: np.ndarray, x: np.ndarray, y: np.ndarray, half: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column indices (stars, 2 half + 1) of square stamps around the rounded positions.
+
+    Indices past the frame edge are returned as they are; ``_take`` reads them as NaN.
+    """
+    offsets = np.arange(-half, half + 1)
+    return np.rint(y).astype(int)[:, None] + offsets[None, :], np.rint(x).astype(int)[:, None] + offsets[None, :]
+
+
+def _take(plane: np.ndarray, rows: np.ndarray, cols: np.ndarray, outside: float = np.nan) -> np.ndarray:
+    """The stamps (stars, rows, cols) of ``plane``; ``outside`` past the frame edge."""
+    ny, nx = plane.shape
+    values = plane[np.clip(rows, 0, ny - 1)[:, :, None], np.clip(cols, 0, nx - 1)[:, None, :]]
+    off = ((rows < 0) | (rows >= ny))[:, :, None] | ((cols < 0) | (cols >= nx))[:, None, :]
+    return np.where(off, outside, values) if off.any() else values
+
+
 def annulus_sky(image: np.ndarray, x: np.ndarray, y: np.ndarray, radii: Radii,
                 bad: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Sigma-clipped median sky, its per-pixel scatter and the number of pixels kept, per position."""
-    annulus = CircularAnnulus(np.column_stack([x, y]), radii.inner, radii.outer)
-    stats = ApertureStats(image, annulus, mask=bad, sigma_clip=SKY_CLIP, sum_method="center")
-    return (np.atleast_1d(np.asarray(stats.median, dtype=float)), np.atleast_1d(np.asarray(stats.std, dtype=float)),
-            np.atleast_1d(np.asarray(stats.sum_aper_area.value, dtype=float)))
+    """Sigma-clipped (3 sigma, 10 passes) median sky, its per-pixel scatter and the pixels kept, per position.
+
+    Annulus pixels are those whose centre lies between the radii, as photutils' "center" method.
+    """
+    level, scatter, kept = (np.full(x.size, np.nan) for _ in range(3))
+    half = int(math.ceil(radii.outer)) + 1
+    for first in range(0, x.size, STARS_PER_BLOCK):
+        block = slice(first, first + STARS_PER_BLOCK)
+        bx, by = x[block], y[block]
+        rows, cols = _stamps(image, bx, by, half)
+        values = _take(image, rows, cols).astype(float)
+        distance2 = (cols[:, None, :] - bx[:, None, None]) ** 2 + (rows[:, :, None] - by[:, None, None]) ** 2
+        inside = (distance2 >= radii.inner ** 2) & (distance2 <= radii.outer ** 2) & np.isfinite(values)
+        if bad is not None:
+            inside &= ~_take(bad, rows, cols, outside=True)
+        values = np.where(inside, values, np.nan).reshape(len(bx), -1)
+        level[block], scatter[block], kept[block] = clipped_median(values)
+    return level, scatter, kept
+
+
+def clipped_median(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row: median and standard deviation after 3-sigma clipping about the median, and the count kept.
+
+    As astropy's ``SigmaClip(sigma=3, maxiters=10)``, but all rows at once: each row is sorted once
+    (NaN last), so every clipping pass only narrows a window [lo, hi) and the moments come from
+    prefix sums.
+    """
+    rows = np.arange(values.shape[0])
+    ordered = np.sort(values, axis=1)
+    hi = np.isfinite(ordered).sum(axis=1)
+    lo = np.zeros_like(hi)
+    centre = np.where(hi > 0, ordered[rows, np.maximum(hi - 1, 0) // 2], 0.0)
+    shifted = np.nan_to_num(ordered - centre[:, None])
+    sums = np.concatenate([np.zeros((len(rows), 1)), np.cumsum(shifted, axis=1)], axis=1)
+    squares = np.concatenate([np.zeros((len(rows), 1)), np.cumsum(shifted ** 2, axis=1)], axis=1)
+
+    def moments(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        count = hi - lo
+        safe = np.maximum(count, 1)
+        middle = (ordered[rows, np.minimum(lo + (safe - 1) // 2, ordered.shape[1] - 1)]
+                  + ordered[rows, np.minimum(lo + safe // 2, ordered.shape[1] - 1)]) / 2
+        mean = (sums[rows, hi] - sums[rows, lo]) / safe
+        spread = np.sqrt(np.maximum((squares[rows, hi] - squares[rows, lo]) / safe - mean ** 2, 0.0))
+        return np.where(count > 0, middle, np.nan), np.where(count > 0, spread, np.nan), count
+
+    for _ in range(SKY_CLIP_PASSES):
+        median, spread, _ = moments(lo, hi)
+        low, high = median - SKY_CLIP_SIGMA * spread, median + SKY_CLIP_SIGMA * spread
+        finite = np.where(np.isfinite(ordered), ordered, np.inf)
+        new_lo = np.maximum(lo, (finite < low[:, None]).sum(axis=1))
+        new_hi = np.minimum(hi, (finite <= high[:, None]).sum(axis=1))
+        new_hi = np.maximum(new_hi, new_lo)
+        if np.array_equal(new_lo, lo) and np.array_equal(new_hi, hi):
+            break
+        lo, hi = new_lo, new_hi
+    median, spread, count = moments(lo, hi)
+    return median, spread, count.astype(float)
+
+
+def aperture_sums(planes: list[np.ndarray], x: np.ndarray, y: np.ndarray, radius: float) -> list[np.ndarray]:
+    """Exact-overlap sums of each plane in circles of ``radius`` at every (x, y)."""
+    half = int(math.ceil(radius)) + 1
+    sums = [np.zeros(x.size) for _ in planes]
+    for first in range(0, x.size, STARS_PER_BLOCK):
+        block = slice(first, first + STARS_PER_BLOCK)
+        bx, by = x[block], y[block]
+        rows, cols = _stamps(planes[0], bx, by, half)
+        weights = np.empty((len(bx), 2 * half + 1, 2 * half + 1))
+        for star, (dx, dy) in enumerate(zip(cols[:, 0] - 0.5 - bx, rows[:, 0] - 0.5 - by, strict=True)):
+            extent = 2 * half + 1
+            weights[star] = circular_overlap_grid(dx, dx + extent, dy, dy + extent, extent, extent, radius, 1, 1)
+        for plane, total in zip(planes, sums, strict=True):
+            total[block] = (weights * _take(plane, rows, cols, outside=0.0)).sum(axis=(1, 2))
+    return sums
 
 
 def measure(image: np.ndarray, x: np.ndarray, y: np.ndarray, radii: Radii, *, bad: np.ndarray | None = None,
@@ -118,25 +206,24 @@ def measure(image: np.ndarray, x: np.ndarray, y: np.ndarray, radii: Radii, *, ba
         return Measurement(x, y, net, err, sky, sky_pixels, area)
     index = np.flatnonzero(measurable)
     px, py = x[index], y[index]
-    level, _, _ = annulus_sky(image, px, py, radii, bad)
+    level, scatter, kept = annulus_sky(image, px, py, radii, bad)
     if centroid_sigma:
         px, py = windowed_centroids(image, px, py, np.nan_to_num(level), centroid_sigma, bad=bad)
         moved_on = fits_on_frame(px, py, image.shape, radii.outer)
         px, py = np.where(moved_on, px, x[index]), np.where(moved_on, py, y[index])
-    level, scatter, kept = annulus_sky(image, px, py, radii, bad)
-    aperture = CircularAperture(np.column_stack([px, py]), radii.aperture)
-    clean = np.where(bad, 0.0, image)
-    sums = np.atleast_1d(np.asarray(ApertureStats(clean, aperture, sum_method="exact").sum, dtype=float))
-    masked = np.atleast_1d(np.asarray(ApertureStats(bad.astype(float), aperture, sum_method="exact").sum,
-                                      dtype=float))
+        # The sky is measured again only where the centre moved by a pixel or more.
+        moved = np.flatnonzero(np.hypot(px - x[index], py - y[index]) >= RESKY_SHIFT_PX)
+        if moved.size:
+            level[moved], scatter[moved], kept[moved] = annulus_sky(image, px[moved], py[moved], radii, bad)
+    planes = [np.where(bad, 0.0, image), bad.astype(float)]
+    if error is not None:
+        planes.append(np.where(bad, 0.0, np.asarray(error, dtype=float) ** 2))
+    sums, masked, *variance = aperture_sums(planes, px, py, radii.aperture)
     pixels = np.full(px.size, math.pi * radii.aperture ** 2)
     counts = sums - level * pixels
     sky_term = pixels ** 2 * MEDIAN_VARIANCE_FACTOR * scatter ** 2 / np.maximum(kept, 1.0)
     if error is not None:
-        variance_plane = np.where(bad, 0.0, np.asarray(error, dtype=float) ** 2)
-        source_variance = np.atleast_1d(np.asarray(
-            ApertureStats(variance_plane, aperture, sum_method="exact").sum, dtype=float))
-        sigma = np.sqrt(source_variance + sky_term)
+        sigma = np.sqrt(variance[0] + sky_term)
     else:
         electrons = gain * np.maximum(counts, 0.0)
         per_pixel = gain * np.maximum(level, 0.0) + read_noise ** 2 + gain ** 2 * DIGITISATION_VARIANCE
