@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from data_operations.errors import InputValidationError
-from data_operations.framework import TableDownload, TableOperation, TableResult
+from data_operations.framework import TableDownload, TableFile, TableOperation, TableResult
 from data_operations.photometry import output
 from data_operations.photometry.inputs import light_curve_files, source_input, target_of
 from data_operations.photometry.pixel_series import ApertureSettings, aperture_light_curve
@@ -74,10 +74,12 @@ class AperturePhotometry(TableOperation):
         settings = ApertureSettings(*(float(self.value(key)) for key in RADII),
                                     min_comparisons=int(self.value("min_comparisons")),
                                     max_comparisons=int(self.value("max_comparisons")))
-        entry = aperture_light_curve(frames, target, settings, report, already_excluded=self.skipped_frames)
+        entry, images = aperture_light_curve(frames, target, settings, report, already_excluded=self.skipped_frames)
         first = (self.files() or [{}])[0]
         entry["filter"] = first.get("filter") or first.get("primary_optical_element") or \
             frames[0].header.get("FILTER") or "None"
         table = output.rows_table(entry["light_curve"], meta={"operation": self.name(), "source": target})
         return TableResult(output_data=[output.finite(entry)],
-                           downloads=[TableDownload(table=table, filename="aperture_photometry.ecsv")])
+                           downloads=[TableDownload(table=table, filename="aperture_photometry.ecsv")],
+                           files=[TableFile(content=picture, filename=f"{name}-diagnostic.jpg", key=name)
+                                  for name, picture in images.items()])

@@ -30,14 +30,15 @@ class OutputFile:
 
 @dataclass
 class DataFile:
-    """A data table an operation offers for download (ECSV, text), written under the context's temp dir.
+    """A file an operation offers with its output data (an ECSV table, a diagnostic JPEG), under the temp dir.
 
-    The worker publishes it and puts its signed URL at ``output_data[entry]["downloads"][key]``.
+    The worker publishes it and puts its signed URL at ``output_data[entry][section][key]``.
     """
 
     path: Path
     key: str
     entry: int = 0
+    section: str = "downloads"
 
 
 class OperationContext(Protocol):

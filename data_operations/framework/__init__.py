@@ -14,7 +14,14 @@ Shapes:
 from data_operations.framework.composite import CompositeOperation
 from data_operations.framework.per_frame import FrameByFrameOperation, FrameProduct
 from data_operations.framework.stack import ALIGN_INPUT, Alignment, StackOperation
-from data_operations.framework.tables import CatalogFrame, FramePlanes, TableDownload, TableOperation, TableResult
+from data_operations.framework.tables import (
+    CatalogFrame,
+    FramePlanes,
+    TableDownload,
+    TableFile,
+    TableOperation,
+    TableResult,
+)
 
 __all__ = [
     "ALIGN_INPUT",
@@ -26,6 +33,7 @@ __all__ = [
     "FrameProduct",
     "StackOperation",
     "TableDownload",
+    "TableFile",
     "TableOperation",
     "TableResult",
 ]

@@ -80,12 +80,24 @@ class TableDownload:
 
 
 @dataclass
+class TableFile:
+    """Bytes published beside the output data (a diagnostic JPEG), linked at ``[entry][section][key]``."""
+
+    content: bytes
+    filename: str
+    key: str
+    section: str = "diagnostic_images"
+    entry: int = 0
+
+
+@dataclass
 class TableResult:
-    """What the science returns: output data entries, sentences for the user, tables to download."""
+    """What the science returns: output data entries, sentences for the user, tables and files to publish."""
 
     output_data: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     downloads: list[TableDownload] = field(default_factory=list)
+    files: list[TableFile] = field(default_factory=list)
 
 class TableOperation(BaseDataOperation):
     """Base of the operations whose science maps frames and catalogues to tables."""
@@ -118,6 +130,7 @@ class TableOperation(BaseDataOperation):
             raise OperationError(f"None of the {len(inputs.paths)} input frames could be used. " + " ".join(notes))
         result = self.measure(frames, plan.step("measure"))
         data_files = [_write_download(download, context) for download in result.downloads]
+        data_files += [_write_file(position, item, context) for position, item in enumerate(result.files)]
         plan.done()
         return OperationResult(output_data=result.output_data, warnings=[*notes, *result.warnings],
                                data_files=data_files)
@@ -127,6 +140,12 @@ def _write_download(download: TableDownload, context: OperationContext) -> DataF
     path = Path(context.temp_dir) / Path(download.filename).name
     download.table.write(path, format="ascii.ecsv", overwrite=True)
     return DataFile(path=path, key=download.key, entry=download.entry)
+
+
+def _write_file(position: int, item: TableFile, context: OperationContext) -> DataFile:
+    path = Path(context.temp_dir) / f"file-{position:04d}-{Path(item.filename).name}"
+    path.write_bytes(item.content)
+    return DataFile(path=path, key=item.key, entry=item.entry, section=item.section)
 
 def open_catalog_frame(path: Path, basename: str, *, require_catalog: bool = False) -> CatalogFrame:
     """Open one frame's science header and its ``CAT`` table; OperationError when unusable."""

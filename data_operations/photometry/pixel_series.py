@@ -25,6 +25,7 @@ from data_operations.photometry.catalog import clean_rows, missing_columns
 from data_operations.photometry.catalog_series import period_of
 from data_operations.photometry.ensemble import Calibration, Candidates, calibrate, instrumental
 from data_operations.photometry.frame_facts import FrameFacts, celestial_wcs, frame_facts
+from data_operations.photometry.overlay import Thumbnail, overlay_jpeg, thumbnail
 from data_operations.photometry.times import series_times
 
 CROSSMATCH_ARCSEC = 2.5
@@ -34,6 +35,8 @@ MAX_TARGET_SHIFT_PX = 6.0
 MAX_CANDIDATE_MEASUREMENTS = 200_000
 MIN_CANDIDATES = 50
 FRAME_COVERAGE_FRACTION = 0.5
+#: Frames that get a diagnostic picture, spread evenly over the series.
+MAX_DIAGNOSTIC_IMAGES = 20
 CATALOG_COLUMNS = ("ra", "dec", "mag", "flux")
 
 
@@ -180,12 +183,18 @@ def _candidates(usable: list[UsableFrame], ra: float, dec: float, settings: Aper
                                                                                 isolation[kept], 1e6), notes=notes)
 
 
-def _measure_frame(item: UsableFrame, candidates: CandidateCatalog, settings: ApertureSettings,
-                   ra: float, dec: float) -> tuple[Measurement, Measurement]:
-    """The target's and the candidates' measurements on one frame (one read of its pixels)."""
+def _radii_px(item: UsableFrame, settings: ApertureSettings) -> Radii:
     scale = item.facts.pixel_scale
-    radii = Radii(settings.aperture_radius / scale, settings.annulus_inner_radius / scale,
-                  settings.annulus_outer_radius / scale)
+    return Radii(settings.aperture_radius / scale, settings.annulus_inner_radius / scale,
+                 settings.annulus_outer_radius / scale)
+
+
+def _measure_frame(item: UsableFrame, candidates: CandidateCatalog, settings: ApertureSettings,
+                   ra: float, dec: float, *,
+                   picture: bool = False) -> tuple[Measurement, Measurement, Thumbnail | None]:
+    """The target's and the candidates' measurements on one frame (one read of its pixels)."""
+    radii = _radii_px(item, settings)
+    scale = item.facts.pixel_scale
     fwhm_px = (item.facts.fwhm_arcsec / scale) if item.facts.fwhm_arcsec else radii.aperture / 1.5
     sigma = max(fwhm_px / 2.3548, 0.5)
     planes = item.frame.planes()
@@ -196,13 +205,14 @@ def _measure_frame(item: UsableFrame, candidates: CandidateCatalog, settings: Ap
     if not math.hypot(target.x[0] - x[-1], target.y[0] - y[-1]) <= MAX_TARGET_SHIFT_PX:
         target = measure(planes.image, x[-1:], y[-1:], radii, **options)
     comparisons = Measurement(*(getattr(result, name)[:-1] for name in Measurement.__dataclass_fields__))
-    return target, comparisons
+    thumb = thumbnail(planes.image, result.x, result.y, radii) if picture else None
+    return target, comparisons, thumb
 
 
 def aperture_light_curve(frames: Sequence[PixelFrameLike], target: dict[str, Any], settings: ApertureSettings,
                          report: Callable[[float, str], None], *,
-                         already_excluded: dict[str, str] | None = None) -> dict[str, Any]:
-    """The Aperture Photometry output entry (before ``finite``) and its full rows under ``_rows``."""
+                         already_excluded: dict[str, str] | None = None) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """The Aperture Photometry output entry (before ``finite``) and diagnostic JPEGs by frame basename."""
     ra, dec = target["ra"], target["dec"]
     excluded: dict[str, str] = dict(already_excluded or {})
     usable = _usable_frames(frames, ra, dec, settings.annulus_outer_radius, excluded)
@@ -214,11 +224,18 @@ def aperture_light_curve(frames: Sequence[PixelFrameLike], target: dict[str, Any
     target_rows: list[Measurement] = []
     comp_net = np.full((len(candidates.ids), count), np.nan)
     comp_err = np.full_like(comp_net, np.nan)
+    comp_x, comp_y = np.full_like(comp_net, np.nan), np.full_like(comp_net, np.nan)
+    pictured = set(np.linspace(0, count - 1, min(count, MAX_DIAGNOSTIC_IMAGES)).round().astype(int).tolist())
+    thumbs: dict[int, Thumbnail] = {}
     for column, item in enumerate(usable):
         report(column / count, f"Measuring frame {column + 1} of {count}.")
-        target_measurement, comparisons = _measure_frame(item, candidates, settings, ra, dec)
+        target_measurement, comparisons, thumb = _measure_frame(item, candidates, settings, ra, dec,
+                                                                picture=column in pictured)
         target_rows.append(target_measurement)
         comp_net[:, column], comp_err[:, column] = comparisons.net, comparisons.error
+        comp_x[:, column], comp_y[:, column] = comparisons.x, comparisons.y
+        if thumb is not None:
+            thumbs[column] = thumb
     # Frames on which most candidates cannot be measured (clouds, a bad read) are left out.
     measurable = np.isfinite(comp_net) & (comp_net > 0)
     per_frame = measurable.sum(axis=0)
@@ -227,6 +244,8 @@ def aperture_light_curve(frames: Sequence[PixelFrameLike], target: dict[str, Any
         excluded[usable[column].frame.basename] = (f"only {per_frame[column]} of {len(candidates.ids)} comparison "
                                                    "candidates could be measured on it")
     keep = np.flatnonzero(good)
+    thumbs = {int(np.searchsorted(keep, column)): thumb for column, thumb in thumbs.items() if good[column]}
+    comp_x, comp_y = comp_x[:, keep], comp_y[:, keep]
     usable = [usable[i] for i in keep]
     target_rows = [target_rows[i] for i in keep]
     comp_net, comp_err = comp_net[:, keep], comp_err[:, keep]
@@ -248,6 +267,13 @@ def aperture_light_curve(frames: Sequence[PixelFrameLike], target: dict[str, Any
         per_file.setdefault(name, []).append(f"Excluded: {why.rstrip('.')}.")
     notes = [f"{name} was excluded: {why.rstrip('.')}." for name, why in excluded.items()]
     notes += candidates.notes + calibration.notes
+    images = {usable[column].frame.basename: overlay_jpeg(
+        thumb, (target_rows[column].x[0], target_rows[column].y[0]),
+        [(comp_x[star, column], comp_y[star, column]) for star in calibration.selected],
+        _radii_px(usable[column], settings)) for column, thumb in thumbs.items()}
+    if len(images) < len(usable):
+        notes.append(f"Diagnostic pictures were made for {len(images)} of the {len(usable)} frames, spread over "
+                     "the series.")
     period, skipped = period_of(rows)
     if skipped:
         notes.append(skipped)
@@ -267,7 +293,7 @@ def aperture_light_curve(frames: Sequence[PixelFrameLike], target: dict[str, Any
                                "median_error_mag": float(np.nanmedian(calibration.check_magerr))}
     if period is not None:
         entry.update(period)
-    return entry
+    return entry, images
 
 
 def _rows(usable: list[UsableFrame], targets: list[Measurement], calibration: Calibration, times,

@@ -13,6 +13,8 @@ import pytest
 from astropy.table import Table
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from PIL import Image
+from rest_framework.test import APIClient
 
 from datalab.datalab_session import runner
 from datalab.datalab_session.models import OutputFile
@@ -163,3 +165,12 @@ def test_aperture_photometry_renders_with_an_unmeasurable_frame(owner, owner_api
     table = Table.read(io.BytesIO(fetch(entry["downloads"]["ecsv"])).read().decode(), format="ascii.ecsv")
     assert list(table["fits_path"]) == [row["fits_path"] for row in rows]
     assert table["mag"].mask[[row["fits_path"] for row in rows].index(frames[4].basename)]
+    assert set(entry["diagnostic_images"]) == {row["fits_path"] for row in rows}
+    picture = APIClient().get(entry["diagnostic_images"][rows[0]["fits_path"]])
+    assert picture.status_code == 200 and picture["Content-Type"] == "image/jpeg"
+    with Image.open(io.BytesIO(b"".join(picture.streaming_content))) as jpeg:
+        assert jpeg.format == "JPEG" and max(jpeg.size) <= 800
+        pixels = np.asarray(jpeg.convert("RGB")).astype(int)
+    orange = (pixels[..., 0] > 200) & (abs(pixels[..., 1] - 165) < 40) & (pixels[..., 2] < 80)
+    cyan = (pixels[..., 0] < 80) & (pixels[..., 1] > 200) & (pixels[..., 2] > 200)
+    assert orange.sum() > 50 and cyan.sum() > 50
