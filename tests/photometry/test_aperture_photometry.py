@@ -113,8 +113,12 @@ def test_output_keeps_the_front_end_contract(scene):
             assert len(fields) == 7
             assert all(field.strip() for field in fields)
             assert abs(float(fields[5]) - float(fields[6])) < 0.1
-    [download] = scene["result"].data_files
+    [download] = [item for item in scene["result"].data_files if item.section == "downloads"]
     assert download.key == "ecsv"
+    pictures = [item for item in scene["result"].data_files if item.section == "diagnostic_images"]
+    assert len(pictures) == 20 and {item.key for item in pictures} <= {frame.basename for frame in frames}
+    assert "Diagnostic pictures were made for 20 of the 60 frames, spread over the series." in \
+        entry["diagnostics"]["Series"]
     assert len(json.dumps(entry)) < 400_000
 
 
