@@ -69,7 +69,7 @@ def _series(directory: Path, count: int, *, stars: int, shape: tuple[int, int], 
     field = make_field(rng, count=stars, extent_arcsec=extent, variation=(0.2, 0.41, 2461345.0),
                        mags=(12.0, 17.0))
     per_night = max(1, math.ceil(count / nights))
-    times = nightly_epochs(rng, nights=nights, per_night=per_night, ra=field.ra, spacing_hours=0.1)[:count]
+    times = nightly_epochs(rng, nights=nights, per_night=per_night, ra=field.ra, spacing_hours=0.6)[:count]
     return field, make_series(directory, field, times, rng, render=render, shape=shape, scale=scale,
                               fwhm_px=2.0 / scale, zero_point0=25.0, **options)
 

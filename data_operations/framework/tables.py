@@ -21,8 +21,8 @@ from astropy.table import Table
 from data_operations.base import BaseDataOperation, OperationResult
 from data_operations.context import DataFile, OperationContext
 from data_operations.errors import OperationError
-from data_operations.frames import FrameStack
 from data_operations.frames.single import read_image
+from data_operations.framework.catalog_file import read_frame_catalog
 from data_operations.framework.inputs import fetch_files
 from data_operations.framework.progress import ProgressPlan, ProgressReport
 
@@ -148,25 +148,12 @@ def _write_file(position: int, item: TableFile, context: OperationContext) -> Da
     return DataFile(path=path, key=item.key, entry=item.entry, section=item.section)
 
 def open_catalog_frame(path: Path, basename: str, *, require_catalog: bool = False) -> CatalogFrame:
-    """Open one frame's science header and its ``CAT`` table; OperationError when unusable."""
-    with FrameStack([path], [basename]) as stack:
-        header, shape = stack.frames[0].header, stack.shape
-    catalog = _catalog_columns(path, basename)
+    """Open one frame's science header and its ``CAT`` table; OperationError when unusable.
+
+    Only the headers and the table are read (``catalog_file``); the science image is read by the
+    project's frame reader when asked.
+    """
+    header, shape, catalog = read_frame_catalog(Path(path), basename, CATALOG_EXTENSION)
     if catalog is None and require_catalog:
         raise OperationError(f"Frame {basename} has no {CATALOG_EXTENSION} source catalogue.")
     return CatalogFrame(basename=basename, path=Path(path), header=header, shape=shape, catalog=catalog)
-
-def _catalog_columns(path: Path, basename: str) -> dict[str, np.ndarray] | None:
-    try:
-        with fits.open(path, memmap=False) as hdul:
-            if CATALOG_EXTENSION not in hdul:
-                return None
-            table = hdul[CATALOG_EXTENSION]
-            if not isinstance(table, fits.BinTableHDU):
-                raise OperationError(f"Frame {basename} has a {CATALOG_EXTENSION} extension that is not a table.")
-            return {name: np.array(table.data[name]) for name in table.columns.names} if table.data is not None \
-                else {name: np.array([]) for name in table.columns.names}
-    except OperationError:
-        raise
-    except (OSError, ValueError, TypeError, KeyError) as error:
-        raise OperationError(f"Frame {basename} has an unreadable {CATALOG_EXTENSION} table.") from error

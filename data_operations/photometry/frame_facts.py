@@ -102,7 +102,11 @@ def pixel_scale(header: fits.Header, wcs: WCS | None) -> float | None:
 
 
 def frame_facts(header: fits.Header, basename: str = "frame", wcs: WCS | None = None) -> FrameFacts:
-    """Read the facts the photometry needs from one science header."""
+    """Read the facts the photometry needs from one science header.
+
+    The pixel scale comes from ``wcs`` when given (pixel photometry parses it anyway), else from
+    ``PIXSCALE``: catalogue photometry never pays for a WCS per frame.
+    """
     latitude, longitude = _number(header, "LATITUDE"), _number(header, "LONGITUD")
     site = None
     if latitude is not None and longitude is not None and -90 <= latitude <= 90:
@@ -118,7 +122,7 @@ def frame_facts(header: fits.Header, basename: str = "frame", wcs: WCS | None = 
         site=site,
         gain=gain if gain and gain > 0 else 1.0,
         read_noise=max(_number(header, *READ_NOISE_KEYS) or 0.0, 0.0),
-        pixel_scale=pixel_scale(header, wcs if wcs is not None else celestial_wcs(header)),
+        pixel_scale=pixel_scale(header, wcs),
         airmass=airmass if airmass is not None and airmass >= 1.0 else None,
         fwhm_arcsec=fwhm if fwhm is not None and fwhm > 0 else None,
     )

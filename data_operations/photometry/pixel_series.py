@@ -93,12 +93,12 @@ def _usable_frames(frames: Sequence[PixelFrameLike], ra: float, dec: float, oute
     usable = []
     covered_anywhere = False
     for frame in frames:
+        wcs = celestial_wcs(frame.header)
         try:
-            facts = frame_facts(frame.header, frame.basename)
+            facts = frame_facts(frame.header, frame.basename, wcs)
         except OperationError as error:
             excluded[frame.basename] = str(error)
             continue
-        wcs = celestial_wcs(frame.header)
         if wcs is None or facts.pixel_scale is None:
             excluded[frame.basename] = "the frame has no celestial WCS"
             continue
