@@ -17,7 +17,7 @@ from PIL import Image
 from rest_framework.test import APIClient
 
 from datalab.datalab_session import runner
-from datalab.datalab_session.models import OutputFile
+from datalab.datalab_session.models import DataOperation, OutputFile
 from tests.api.test_operations_suite import fetch, run_operation
 from tests.photometry.kit import FrameTruth, make_field, make_series, nightly_epochs
 
@@ -63,7 +63,8 @@ def test_wizards_of_the_photometry_operations(owner_api):
         assert files["single_filter"] is True and files["filter_options"] == ["rp", "ip", "gp", "zs"]
 
 
-def test_variable_star_renders_everywhere_and_links_its_table(owner, owner_api, session_id, tmp_path):
+def test_variable_star_renders_everywhere_and_links_its_table(owner, owner_api, session_id, tmp_path,
+                                                              django_capture_on_commit_callbacks):
     rng = np.random.default_rng(17)
     field = make_field(rng, variation=(0.25, 0.3127, 2461345.0))
     frames = make_series(tmp_path, field, nightly_epochs(rng, nights=4, per_night=3, ra=field.ra), rng,
@@ -98,6 +99,14 @@ def test_variable_star_renders_everywhere_and_links_its_table(owner, owner_api, 
                                atol=1e-9)
     stored_output = json.dumps(detail["output"])
     assert str(tmp_path) not in stored_output and "/inputs/" not in stored_output
+
+    # Deleting the operation releases its published table with its other outputs.
+    table_record = DataOperation.objects.get(pk=operation_id).output["output_data"][0]["downloads"]["ecsv"]
+    assert OutputFile.objects.filter(basename=table_record).exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert owner_api.delete(f"/api/datasessions/{session_id}/operations/{operation_id}/").status_code == 204
+    assert not OutputFile.objects.filter(basename=table_record).exists()
+    assert APIClient().get(entry["downloads"]["ecsv"]).status_code == 404
 
 
 def test_a_series_without_catalogues_fails_with_a_sentence(owner, owner_api, session_id, tmp_path):
