@@ -44,6 +44,16 @@ class HeaderUnit:
             return text(self.values["EXTNAME"]).upper()
         return "PRIMARY" if "SIMPLE" in self.values else ""
 
+    @property
+    def is_2d_image(self) -> bool:
+        """An image HDU (plain or tile-compressed) of two non-empty axes, as the frame reader's rule."""
+        kind = text(self.values.get("XTENSION", "'IMAGE'")) if "SIMPLE" not in self.values else "IMAGE"
+        prefix = "Z" if kind == "BINTABLE" and self.values.get("ZIMAGE", "").strip() == "T" else ""
+        if kind != "IMAGE" and not prefix:
+            return False
+        axes = [self.number(f"{prefix}NAXIS{axis}") for axis in range(1, int(self.number(f"{prefix}NAXIS")) + 1)]
+        return len(axes) == 2 and min(axes) >= 1
+
     def number(self, keyword: str, default: float = 0) -> float:
         raw = self.values.get(keyword)
         return default if raw is None or raw == "" else float(raw.replace("D", "E"))
@@ -173,9 +183,10 @@ def read_frame_catalog(path: Path, basename: str, catalog_name: str,
     except (OSError, ValueError, TypeError, EOFError, KeyError, UnicodeDecodeError, StopIteration) as error:
         raise OperationError(unreadable) from error
     by_name = {unit.name: unit for unit in units}
-    science = by_name.get(science_name) or (units[0] if len(units) == 1 else None)
+    # The frame reader's rule: the HDU named SCI, else the first 2-D image.
+    science = by_name.get(science_name) or next((unit for unit in units if unit.is_2d_image), None)
     if science is None:
-        raise OperationError(f"Frame {basename} has no {science_name} extension.")
+        raise OperationError(f"Frame {basename} has no 2-D image data.")
     try:
         header, shape = image_header(science)
     except (ValueError, KeyError, TypeError) as error:

@@ -56,7 +56,11 @@ def test_damaged_files_are_refused_with_a_sentence(tmp_path):
     fits.HDUList([fits.PrimaryHDU(), catalogue()]).writeto(no_science)
     with pytest.raises(OperationError) as refused:
         open_catalog_frame(no_science, "nosci")
-    assert str(refused.value) == "Frame nosci has no SCI extension."
+    assert str(refused.value) == "Frame nosci has no 2-D image data."
+
+    unnamed = tmp_path / "unnamed.fits"
+    fits.HDUList([fits.PrimaryHDU(), fits.CompImageHDU(np.ones((6, 9), np.float32)), catalogue()]).writeto(unnamed)
+    assert open_catalog_frame(unnamed, "unnamed").shape == (6, 9)
 
     image_cat = tmp_path / "imagecat.fits"
     fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(np.ones((4, 4), np.float32), name="SCI"),
