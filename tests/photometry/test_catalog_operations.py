@@ -143,8 +143,15 @@ def test_wrong_inputs_are_refused_with_a_sentence(operation, input_data, message
     assert str(refused.value) == message
 
 
-def test_magnitudes_are_null_never_nan(tmp_path, context_for):
-    field, frames = catalog_series(tmp_path, 9, nights=1, per_night=3)
-    [entry] = LightCurve({"source": {"ra": field.ra, "dec": field.dec},
-                          "input_files": items(frames)}).operate(context_for(frames)).output_data
-    assert all(isinstance(row["bjd_tdb"], float) and math.isfinite(row["bjd_tdb"]) for row in entry["light_curve"])
+def test_a_frame_without_site_keywords_has_a_null_bjd_and_the_period_uses_julian_dates(tmp_path, context_for):
+    field, frames = catalog_series(tmp_path, 9, nights=2, per_night=5)
+    siteless = make_series(tmp_path, field, [frames[-1].mid_jd + 0.02], np.random.default_rng(5), prefix="nosite",
+                           render=False, extra_header={"LATITUDE": None, "LONGITUD": None})[0]
+    inputs = [*frames, siteless]
+    [entry] = VariableStar({"source": {"ra": field.ra, "dec": field.dec},
+                            "input_files": items(inputs)}).operate(context_for(inputs)).output_data
+    strict_json(entry)
+    rows = {row["fits_path"]: row for row in entry["light_curve"]}
+    assert rows[siteless.basename]["bjd_tdb"] is None
+    assert all(math.isfinite(rows[frame.basename]["bjd_tdb"]) for frame in frames)
+    assert entry["period_search"]["time_scale"] == "julian_date"
