@@ -185,7 +185,7 @@ def outputs_intact(output: dict | None) -> bool:
     if len(records) != len(set(basenames)):
         return False
     names = [name for record in records.values()
-             for name in (record.fits_name, record.large_name, record.small_name, record.tif_name) if name]
+             for name in (getattr(record, field) for field in URL_KINDS.values()) if name]
     return all(default_storage.exists(name) for name in names)
 
 

@@ -183,3 +183,19 @@ def test_aperture_photometry_renders_with_an_unmeasurable_frame(owner, owner_api
     orange = (pixels[..., 0] > 200) & (abs(pixels[..., 1] - 165) < 40) & (pixels[..., 2] < 80)
     cyan = (pixels[..., 0] < 80) & (pixels[..., 1] > 200) & (pixels[..., 2] > 200)
     assert orange.sum() > 50 and cyan.sum() > 50
+
+
+def test_a_result_whose_table_is_gone_is_computed_again(owner, owner_api, session_id):
+    items = [{"source": "archive", "basename": f"ogg2m001-ep04-20260101-{i:04d}-e91"} for i in range(8)]
+    input_data = {"source": {"ra": 10.0, "dec": 20.0}, "input_files": items}
+    created = owner_api.post(f"/api/datasessions/{session_id}/operations/",
+                             {"name": "Variable Star", "input_data": input_data}, format="json").json()
+    first = DataOperation.objects.get(pk=created["id"])
+    OutputFile.objects.create(user=owner, operation=first, basename="datalab-variable-star-t",
+                              data_name="outputs/lost-with-the-old-data-directory.ecsv")
+    output = {"output_data": [{"light_curve": [], "downloads": {"ecsv": "datalab-variable-star-t"}}]}
+    DataOperation.objects.filter(pk=first.pk).update(status="COMPLETED", output=output)
+    other_session = owner_api.post("/api/datasessions/", {"name": "t"}, format="json").json()["id"]
+    again = owner_api.post(f"/api/datasessions/{other_session}/operations/",
+                           {"name": "Variable Star", "input_data": input_data}, format="json").json()
+    assert again["id"] != first.pk and again["status"] == "PENDING"
