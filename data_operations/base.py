@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from data_operations.admission import estimated_bytes, over_limit_message
-from data_operations.context import OperationContext, OutputFile
+from data_operations.context import DataFile, OperationContext, OutputFile
 from data_operations.errors import InputValidationError, OperationError
 
 FILE_SOURCES = ("archive", "datalab")
@@ -31,6 +31,8 @@ class OperationResult:
     output_files: list[OutputFile] = field(default_factory=list)
     output_data: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: Tables offered for download, linked from ``output_data`` entries under ``downloads``.
+    data_files: list[DataFile] = field(default_factory=list)
 
 
 class BaseDataOperation(ABC):

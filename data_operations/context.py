@@ -28,6 +28,19 @@ class OutputFile:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class DataFile:
+    """A file an operation offers with its output data (an ECSV table, a diagnostic JPEG), under the temp dir.
+
+    The worker publishes it and puts its signed URL at ``output_data[entry][section][key]``.
+    """
+
+    path: Path
+    key: str
+    entry: int = 0
+    section: str = "downloads"
+
+
 class OperationContext(Protocol):
     """Services the runner provides to an operation while it computes."""
 

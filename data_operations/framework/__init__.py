@@ -14,16 +14,26 @@ Shapes:
 from data_operations.framework.composite import CompositeOperation
 from data_operations.framework.per_frame import FrameByFrameOperation, FrameProduct
 from data_operations.framework.stack import ALIGN_INPUT, Alignment, StackOperation
-from data_operations.framework.tables import CatalogFrame, TableOperation, TableResult
+from data_operations.framework.tables import (
+    CatalogFrame,
+    FramePlanes,
+    TableDownload,
+    TableFile,
+    TableOperation,
+    TableResult,
+)
 
 __all__ = [
     "ALIGN_INPUT",
     "Alignment",
     "CatalogFrame",
     "CompositeOperation",
+    "FramePlanes",
     "FrameByFrameOperation",
     "FrameProduct",
     "StackOperation",
+    "TableDownload",
+    "TableFile",
     "TableOperation",
     "TableResult",
 ]

@@ -1,9 +1,11 @@
 """Operations that read frames and their source catalogues and return tables (photometry).
 
 The science is one method, :meth:`TableOperation.measure`: from the opened frames (header, ``CAT``
-table as numpy columns, and the science image on demand) to rows of output data. The framework
-fetches the files, opens each frame, skips an unreadable one with a note naming it (one bad frame
-of a long series should not lose the rest), and reports progress.
+table as numpy columns, and the science image with its ``BPM``/``ERR`` planes on demand) to rows of
+output data, plus tables offered for download. The framework fetches the files, opens each frame,
+skips an unreadable one with a note naming it (one bad frame of a long series should not lose the
+rest; the science sees those notes in ``skipped_frames``), writes the download tables and reports
+progress.
 """
 from __future__ import annotations
 
@@ -14,16 +16,18 @@ from typing import Any, ClassVar
 
 import numpy as np
 from astropy.io import fits
+from astropy.table import Table
 
 from data_operations.base import BaseDataOperation, OperationResult
-from data_operations.context import OperationContext
+from data_operations.context import DataFile, OperationContext
 from data_operations.errors import OperationError
-from data_operations.frames import FrameStack
 from data_operations.frames.single import read_image
+from data_operations.framework.catalog_file import read_frame_catalog
 from data_operations.framework.inputs import fetch_files
 from data_operations.framework.progress import ProgressPlan, ProgressReport
 
 CATALOG_EXTENSION = "CAT"
+MASK_EXTENSION, ERROR_EXTENSION = "BPM", "ERR"
 FETCH_WEIGHT, OPEN_WEIGHT, MEASURE_WEIGHT = 0.3, 0.1, 0.6
 
 @dataclass
@@ -41,12 +45,59 @@ class CatalogFrame:
         """The whole science image as float32 (read when asked, through the project's frame reader)."""
         return read_image(self.path, self.basename)[0]
 
+    def planes(self) -> FramePlanes:
+        """The science image with its bad-pixel and error planes (each None when the frame has none).
+
+        Reads the file once; a plane of another shape than the image is ignored.
+        """
+        image = self.image()
+        extras: dict[str, np.ndarray | None] = {MASK_EXTENSION: None, ERROR_EXTENSION: None}
+        with fits.open(self.path, memmap=False) as hdul:
+            for name in extras:
+                if name in hdul and hdul[name].data is not None and hdul[name].data.shape == image.shape:
+                    extras[name] = np.asarray(hdul[name].data)
+        bad = extras[MASK_EXTENSION]
+        return FramePlanes(image=image, bad=None if bad is None else bad != 0, error=extras[ERROR_EXTENSION])
+
+
+@dataclass
+class FramePlanes:
+    """One frame's pixels: the image, True where the BPM flags a pixel, and the 1-sigma error plane."""
+
+    image: np.ndarray
+    bad: np.ndarray | None
+    error: np.ndarray | None
+
+
+@dataclass
+class TableDownload:
+    """A table offered for download as ECSV, linked from ``output_data[entry]["downloads"][key]``."""
+
+    table: Table
+    filename: str
+    key: str = "ecsv"
+    entry: int = 0
+
+
+@dataclass
+class TableFile:
+    """Bytes published beside the output data (a diagnostic JPEG), linked at ``[entry][section][key]``."""
+
+    content: bytes
+    filename: str
+    key: str
+    section: str = "diagnostic_images"
+    entry: int = 0
+
+
 @dataclass
 class TableResult:
-    """What the science returns: output data entries and sentences for the user."""
+    """What the science returns: output data entries, sentences for the user, tables and files to publish."""
 
     output_data: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    downloads: list[TableDownload] = field(default_factory=list)
+    files: list[TableFile] = field(default_factory=list)
 
 class TableOperation(BaseDataOperation):
     """Base of the operations whose science maps frames and catalogues to tables."""
@@ -55,6 +106,8 @@ class TableOperation(BaseDataOperation):
     input_key: ClassVar[str] = "input_files"
     #: Skip (with a note) frames that have no ``CAT`` table.
     requires_catalog: ClassVar[bool] = False
+    #: Frames the framework could not open, by basename, with the reason (set before ``measure``).
+    skipped_frames: dict[str, str]
 
     @abstractmethod
     def measure(self, frames: list[CatalogFrame], report: ProgressReport) -> TableResult:
@@ -65,38 +118,42 @@ class TableOperation(BaseDataOperation):
         inputs = fetch_files(context, self.files(self.input_key), plan.step("fetch"))
         report = plan.step("open")
         frames, notes = [], []
+        self.skipped_frames = {}
         for position, (path, basename) in enumerate(zip(inputs.paths, inputs.basenames, strict=True)):
             report(position / len(inputs.paths), f"Opening frame {position + 1} of {len(inputs.paths)}.")
             try:
                 frames.append(open_catalog_frame(path, basename, require_catalog=self.requires_catalog))
             except OperationError as error:
                 notes.append(f"{basename} was skipped: {error}")
+                self.skipped_frames[basename] = str(error)
         if not frames:
             raise OperationError(f"None of the {len(inputs.paths)} input frames could be used. " + " ".join(notes))
         result = self.measure(frames, plan.step("measure"))
+        data_files = [_write_download(download, context) for download in result.downloads]
+        data_files += [_write_file(position, item, context) for position, item in enumerate(result.files)]
         plan.done()
-        return OperationResult(output_data=result.output_data, warnings=[*notes, *result.warnings])
+        return OperationResult(output_data=result.output_data, warnings=[*notes, *result.warnings],
+                               data_files=data_files)
+
+
+def _write_download(download: TableDownload, context: OperationContext) -> DataFile:
+    path = Path(context.temp_dir) / Path(download.filename).name
+    download.table.write(path, format="ascii.ecsv", overwrite=True)
+    return DataFile(path=path, key=download.key, entry=download.entry)
+
+
+def _write_file(position: int, item: TableFile, context: OperationContext) -> DataFile:
+    path = Path(context.temp_dir) / f"file-{position:04d}-{Path(item.filename).name}"
+    path.write_bytes(item.content)
+    return DataFile(path=path, key=item.key, entry=item.entry, section=item.section)
 
 def open_catalog_frame(path: Path, basename: str, *, require_catalog: bool = False) -> CatalogFrame:
-    """Open one frame's science header and its ``CAT`` table; OperationError when unusable."""
-    with FrameStack([path], [basename]) as stack:
-        header, shape = stack.frames[0].header, stack.shape
-    catalog = _catalog_columns(path, basename)
+    """Open one frame's science header and its ``CAT`` table; OperationError when unusable.
+
+    Only the headers and the table are read (``catalog_file``); the science image is read by the
+    project's frame reader when asked.
+    """
+    header, shape, catalog = read_frame_catalog(Path(path), basename, CATALOG_EXTENSION)
     if catalog is None and require_catalog:
         raise OperationError(f"Frame {basename} has no {CATALOG_EXTENSION} source catalogue.")
     return CatalogFrame(basename=basename, path=Path(path), header=header, shape=shape, catalog=catalog)
-
-def _catalog_columns(path: Path, basename: str) -> dict[str, np.ndarray] | None:
-    try:
-        with fits.open(path, memmap=False) as hdul:
-            if CATALOG_EXTENSION not in hdul:
-                return None
-            table = hdul[CATALOG_EXTENSION]
-            if not isinstance(table, fits.BinTableHDU):
-                raise OperationError(f"Frame {basename} has a {CATALOG_EXTENSION} extension that is not a table.")
-            return {name: np.array(table.data[name]) for name in table.columns.names} if table.data is not None \
-                else {name: np.array([]) for name in table.columns.names}
-    except OperationError:
-        raise
-    except (OSError, ValueError, TypeError, KeyError) as error:
-        raise OperationError(f"Frame {basename} has an unreadable {CATALOG_EXTENSION} table.") from error

@@ -105,6 +105,8 @@ class OutputFile(models.Model):
     large_name = models.CharField(max_length=255, blank=True, default="")
     small_name = models.CharField(max_length=255, blank=True, default="")
     tif_name = models.CharField(max_length=255, blank=True, default="")
+    #: A downloadable data table (ECSV) of an operation's output data.
+    data_name = models.CharField(max_length=255, blank=True, default="")
     created = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -26,8 +26,10 @@ from datalab.datalab_session.models import DataOperation, OutputFile
 
 logger = logging.getLogger(__name__)
 
-URL_KINDS = {"fits": "fits_name", "large": "large_name", "small": "small_name", "tif": "tif_name"}
-URL_FIELDS = {"fits": "fits_url", "large": "large_url", "small": "small_url", "tif": "tif_url"}
+URL_KINDS = {"fits": "fits_name", "large": "large_name", "small": "small_name", "tif": "tif_name", "data": "data_name"}
+URL_FIELDS = {"fits": "fits_url", "large": "large_url", "small": "small_url", "tif": "tif_url", "data": "data_url"}
+#: Sections of an ``output_data`` entry whose values are basenames of published files (see downloads.py).
+PUBLISHED_SECTIONS = ("downloads", "diagnostic_images")
 _SIGNER_SALT = "datalab.outputs"
 OUTPUT_BASENAME_PREFIX = "datalab-"  # never the start of an archive frame's basename
 
@@ -166,7 +168,10 @@ def output_urls(record: OutputFile) -> dict[str, str]:
 def output_basenames(output: dict | None) -> list[str]:
     """Basenames of the files an operation's ``output`` lists."""
     files = (output or {}).get("output_files") if isinstance(output, dict) else None
-    return [entry["basename"] for entry in files or [] if isinstance(entry, dict) and entry.get("basename")]
+    entries = (output or {}).get("output_data") if isinstance(output, dict) else None
+    published = [name for entry in entries or [] if isinstance(entry, dict) for section in PUBLISHED_SECTIONS
+                 if isinstance(entry.get(section), dict) for name in entry[section].values() if isinstance(name, str)]
+    return [entry["basename"] for entry in files or [] if isinstance(entry, dict) and entry.get("basename")] + published
 
 
 def outputs_intact(output: dict | None) -> bool:
@@ -180,7 +185,7 @@ def outputs_intact(output: dict | None) -> bool:
     if len(records) != len(set(basenames)):
         return False
     names = [name for record in records.values()
-             for name in (record.fits_name, record.large_name, record.small_name, record.tif_name) if name]
+             for name in (getattr(record, field) for field in URL_KINDS.values()) if name]
     return all(default_storage.exists(name) for name in names)
 
 

@@ -30,6 +30,7 @@ from data_operations.errors import OperationError, TransientError
 from data_operations.registry import get_operation_class
 from datalab.archive.client import fetch_frame
 from datalab.datalab_session.claims import claim, claim_next
+from datalab.datalab_session.downloads import publish_downloads
 from datalab.datalab_session.models import CANCELLED_MESSAGE, DataOperation, OperationStatus, OutputFile
 from datalab.datalab_session.outputs import delete_output_files, publish_output
 from datalab.datalab_session.queue import enqueue_operation
@@ -176,6 +177,7 @@ def _publish(operation: DataOperation, result: OperationResult) -> dict[str, Any
         output["output_files"] = entries
     if result.output_data:
         output["output_data"] = finite_json(result.output_data)
+        publish_downloads(operation, result.data_files, output["output_data"])
     return output or {"output_files": []}
 
 

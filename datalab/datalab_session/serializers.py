@@ -5,6 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from data_operations.errors import InputValidationError
+from datalab.datalab_session.downloads import with_download_urls
 from datalab.datalab_session.input_checks import BASENAME_RULE, check_file_items
 from datalab.datalab_session.models import DataOperation, DataSession
 from datalab.datalab_session.outputs import output_basenames, with_urls
@@ -52,7 +53,8 @@ class DataOperationSerializer(serializers.ModelSerializer):
 
     @extend_schema_field({"type": "object", "nullable": True, "additionalProperties": True})
     def get_output(self, operation: DataOperation) -> dict | None:
-        return with_urls(operation.output, records=self.context.get(OUTPUT_RECORDS))
+        records = self.context.get(OUTPUT_RECORDS)
+        return with_download_urls(with_urls(operation.output, records=records), records=records)
 
 
 class DataSessionSerializer(serializers.ModelSerializer):

@@ -138,5 +138,7 @@ def output_file_view(request: Request, basename: str, kind: str):
     if not name or not default_storage.exists(name):
         raise Http404
     content_type = {"fits": "application/fits", "tif": "image/tiff"}.get(kind, "image/jpeg")
-    download_name = name.rsplit("/", 1)[-1] if kind in ("fits", "tif") else None
+    if kind == "data":
+        content_type = "image/jpeg" if name.endswith(".jpg") else "text/plain; charset=utf-8"
+    download_name = name.rsplit("/", 1)[-1] if kind in ("fits", "tif") or content_type.startswith("text/") else None
     return stored_file_response(name, content_type=content_type, download_name=download_name)

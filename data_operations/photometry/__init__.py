@@ -1,0 +1,12 @@
+"""The photometry core: pure numpy/astropy/photutils science shared by the photometry operations.
+
+- ``frame_facts``: what a frame's header says about its exposure and site (times, gain, scale, ...).
+- ``times``: mid-exposure UTC, JD, BJD_TDB and airmass for a whole series at once (offline).
+- ``catalog``: finding a position in a frame's ``CAT`` table and cross-matching stars across frames.
+- ``apertures``: centroids and aperture sums with a sigma-clipped annulus sky, masks and errors.
+- ``ensemble``: differential calibration against a shared ensemble of comparison stars.
+- ``period``: Lomb-Scargle on an explicit frequency grid.
+- ``output``: light-curve rows, diagnostics and downloadable tables, always finite JSON.
+
+Pixel convention everywhere: 0-based, pixel centres at integers (astropy and photutils).
+"""
