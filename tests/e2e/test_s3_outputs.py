@@ -14,6 +14,7 @@ import requests
 from astropy.io import fits
 from PIL import Image
 
+from datalab.datalab_session.models import DataOperation
 from tests.e2e.test_median_end_to_end import archive_pixels, http, run_median  # noqa: F401 - fixture
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
@@ -64,3 +65,14 @@ def test_median_outputs_in_s3_are_served_by_presigned_links(live_server, http, a
     # Without the presigned query the object is private.
     assert requests.get(presigned["fits_url"].split("?")[0], timeout=30).status_code == 403
 
+
+    # Deleting the operation removes its objects from the bucket, and its links answer 404 at once.
+    session_id = DataOperation.objects.get(pk=operation["id"]).session_id
+    deleted = http.delete(f"{live_server.url}/api/datasessions/{session_id}/operations/{operation['id']}/")
+    assert deleted.status_code == 204, deleted.text
+    assert s3_outputs.keys() == []
+    for field in ("fits_url", "large_url", "small_url"):
+        gone = requests.get(entry[field], headers={"Origin": FRONT_END}, allow_redirects=False, timeout=30)
+        assert gone.status_code == 404, (field, gone.status_code)
+        assert gone.json() == {"error": gone.json()["error"]} and gone.json()["error"]
+    assert requests.get(presigned["fits_url"], timeout=30).status_code == 404  # the object itself is gone
