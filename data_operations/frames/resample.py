@@ -212,6 +212,9 @@ def _bilinear(window: np.ndarray, window_y0: int, frame_shape: tuple[int, int], 
     in_window = (y0 >= 0) & (y1 < window.shape[0])
     missed = int(np.count_nonzero(inside & ~in_window))
     inside &= in_window
+    if not inside.any():  # also the case of an empty window, which has no row to index
+        out[...] = np.nan
+        return missed
     y0 = np.where(inside, y0, 0)
     y1 = np.where(inside, y1, 0)
     upper0 = window[y0, x0].astype(np.float64)
