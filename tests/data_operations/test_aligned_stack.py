@@ -8,7 +8,6 @@ from reproject import reproject_interp
 
 from data_operations.errors import OperationError
 from data_operations.frames.alignment import AlignedStack, Grid
-from data_operations.frames.resample import PURE_PYTHON_VARIABLE, compiled_resampler
 
 
 def _band(stack: AlignedStack) -> np.ndarray:
@@ -41,18 +40,6 @@ def test_frames_on_the_grid_are_copied_and_shifted_ones_resampled(write_frame, r
 # --- resampling band by band ------------------------------------------------------------------------
 SHAPE = (64, 72)
 SCALE = 0.39 / 3600
-
-
-@pytest.fixture(params=["compiled", "numpy"])
-def resample_path(request, monkeypatch):
-    """Run once through the C resampler and once through the numpy fallback."""
-    if request.param == "numpy":
-        monkeypatch.setenv(PURE_PYTHON_VARIABLE, "1")
-    else:
-        monkeypatch.delenv(PURE_PYTHON_VARIABLE, raising=False)
-        if compiled_resampler() is None:
-            pytest.skip("the C resampler is not built on this machine")
-    return request.param
 
 
 def rotation(degrees: float) -> dict[str, float]:

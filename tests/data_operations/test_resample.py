@@ -17,18 +17,6 @@ from data_operations.frames.resample import PURE_PYTHON_VARIABLE, PixelMapping, 
 GRID_SHAPE = (150, 170)
 
 
-@pytest.fixture(params=["compiled", "numpy"])
-def resample_path(request, monkeypatch):
-    """Run once through the C module and once through the numpy fallback."""
-    if request.param == "numpy":
-        monkeypatch.setenv(PURE_PYTHON_VARIABLE, "1")
-    else:
-        monkeypatch.delenv(PURE_PYTHON_VARIABLE, raising=False)
-        if compiled_resampler() is None:
-            pytest.skip("the C resampler is not built on this machine")
-    return request.param
-
-
 def grid_wcs(shape: tuple[int, int] = GRID_SHAPE) -> WCS:
     wcs = WCS(naxis=2)
     wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
