@@ -32,18 +32,22 @@ static void cubic_weights(double t, double *w) {
     w[3] = ((0.5 * t - 0.5) * t) * t;
 }
 
-/* The weights of every phase 0..spacing-1 of a pixel between two nodes. */
+/* The weights of every phase 0..spacing-1 of a pixel between two nodes: node k's in table[k * spacing:]. */
 static void phase_weights(Py_ssize_t spacing, double *table) {
     for (Py_ssize_t phase = 0; phase < spacing; phase++) {
-        cubic_weights((double)phase / (double)spacing, table + 4 * phase);
+        double w[4];
+        cubic_weights((double)phase / (double)spacing, w);
+        for (int k = 0; k < 4; k++) {
+            table[k * spacing + phase] = w[k];
+        }
     }
 }
 
 /* Nodes of grid row `gy` along the grid's columns: the cubic of the four node rows around it. */
 static void row_nodes(const double *nodes, Py_ssize_t node_cols, Py_ssize_t spacing, Py_ssize_t gy,
                       const double *table, double *row) {
-    Py_ssize_t ky = (gy + spacing) / spacing;
-    const double *w = table + 4 * ((gy + spacing) % spacing);
+    Py_ssize_t ky = (gy + spacing) / spacing, phase = (gy + spacing) % spacing;
+    const double w[4] = {table[phase], table[spacing + phase], table[2 * spacing + phase], table[3 * spacing + phase]};
     const double *n0 = nodes + (ky - 1) * node_cols, *n1 = n0 + node_cols, *n2 = n1 + node_cols,
                  *n3 = n2 + node_cols;
     for (Py_ssize_t k = 0; k < node_cols; k++) {
@@ -51,11 +55,21 @@ static void row_nodes(const double *nodes, Py_ssize_t node_cols, Py_ssize_t spac
     }
 }
 
-/* The frame position along one axis of grid column `gx`, from that row's nodes. */
-static inline double along_row(const double *row, Py_ssize_t spacing, Py_ssize_t gx, const double *table) {
-    Py_ssize_t kx = (gx + spacing) / spacing;
-    const double *w = table + 4 * ((gx + spacing) % spacing);
-    return ((w[0] * row[kx - 1] + w[1] * row[kx]) + w[2] * row[kx + 1]) + w[3] * row[kx + 2];
+/* Frame positions along one axis of grid columns [gx0, gx0 + cols) from one row's nodes: a run of
+ * phases per node interval, so the inner loop has no branch and vectorises. */
+static void row_positions(const double *row, Py_ssize_t gx0, Py_ssize_t cols, Py_ssize_t spacing,
+                          const double *table, double *positions) {
+    Py_ssize_t kx = (gx0 + spacing) / spacing, phase = (gx0 + spacing) % spacing;
+    for (Py_ssize_t c = 0; c < cols; kx++, phase = 0) {
+        Py_ssize_t run = spacing - phase < cols - c ? spacing - phase : cols - c;
+        const double a = row[kx - 1], b = row[kx], d = row[kx + 1], e = row[kx + 2];
+        const double *w0 = table + phase, *w1 = w0 + spacing, *w2 = w1 + spacing, *w3 = w2 + spacing;
+        double *out = positions + c;
+        for (Py_ssize_t i = 0; i < run; i++) {
+            out[i] = ((w0[i] * a + w1[i] * b) + w2[i] * d) + w3[i] * e;
+        }
+        c += run;
+    }
 }
 
 /* True when position p lies on a frame axis of n pixels: in [-0.5, n - 0.5). */
@@ -64,7 +78,7 @@ static inline int inside(double p, Py_ssize_t n) { return p >= -0.5 && p < (doub
 /* The two neighbours of position p (inside the axis) and the weight of the second. */
 static inline void neighbours(double p, Py_ssize_t n, Py_ssize_t *first, Py_ssize_t *second, double *t) {
     double clipped = p < 0.0 ? 0.0 : (p >= (double)(n - 1) ? (double)(n - 1) : p);
-    Py_ssize_t start = (Py_ssize_t)floor(clipped);
+    Py_ssize_t start = (Py_ssize_t)clipped; /* truncation is floor here: clipped >= 0 */
     if (start > n - 2) {
         start = n - 2;
     }
@@ -161,33 +175,46 @@ static PyObject *resample(PyObject *self, PyObject *args) {
         goto done;
     }
     Py_ssize_t window_rows = window.buffer.len / (frame_nx * (Py_ssize_t)sizeof(float));
-    double *scratch = malloc(((size_t)spacing * 4 + 2 * (size_t)node_cols) * sizeof(double));
+    double *scratch = malloc(((size_t)spacing * 4 + 2 * (size_t)node_cols + 2 * (size_t)cols) * sizeof(double));
     if (scratch == NULL) {
         PyErr_NoMemory();
         goto done;
     }
     double *table = scratch, *row_x = scratch + 4 * spacing, *row_y = row_x + node_cols;
+    double *xs = row_y + node_cols, *ys = xs + cols;
     const float *pixels = window.buffer.buf;
     const double *grid_x = nodes_x.buffer.buf, *grid_y = nodes_y.buffer.buf;
     float *target = out.buffer.buf;
     Py_ssize_t missed = 0;
+    /* Positions below these have both neighbours on the frame without clipping. */
+    const double interior_x = (double)(frame_nx - 1), interior_y = (double)(frame_ny - 1);
     Py_BEGIN_ALLOW_THREADS
     phase_weights(spacing, table);
     for (Py_ssize_t r = 0; r < rows; r++) {
         row_nodes(grid_x, node_cols, spacing, grid_y0 + r, table, row_x);
         row_nodes(grid_y, node_cols, spacing, grid_y0 + r, table, row_y);
+        row_positions(row_x, grid_x0, cols, spacing, table, xs);
+        row_positions(row_y, grid_x0, cols, spacing, table, ys);
         float *line = target + r * cols;
         for (Py_ssize_t c = 0; c < cols; c++) {
-            double sx = along_row(row_x, spacing, grid_x0 + c, table);
-            double sy = along_row(row_y, spacing, grid_x0 + c, table);
-            if (!(inside(sx, frame_nx) && inside(sy, frame_ny))) {
+            double sx = xs[c], sy = ys[c];
+            Py_ssize_t x0, x1, y0, y1;
+            double tx, ty;
+            if (sx >= 0.0 && sx < interior_x && sy >= 0.0 && sy < interior_y) {
+                /* Away from the edges (nearly every pixel): no clipping, floor is truncation. */
+                x0 = (Py_ssize_t)sx;
+                y0 = (Py_ssize_t)sy;
+                x1 = x0 + 1;
+                y1 = y0 + 1;
+                tx = sx - (double)x0;
+                ty = sy - (double)y0;
+            } else if (inside(sx, frame_nx) && inside(sy, frame_ny)) {
+                neighbours(sx, frame_nx, &x0, &x1, &tx);
+                neighbours(sy, frame_ny, &y0, &y1, &ty);
+            } else {
                 line[c] = NAN;
                 continue;
             }
-            Py_ssize_t x0, x1, y0, y1;
-            double tx, ty;
-            neighbours(sx, frame_nx, &x0, &x1, &tx);
-            neighbours(sy, frame_ny, &y0, &y1, &ty);
             y0 -= window_y0;
             y1 -= window_y0;
             if (y0 < 0 || y1 >= window_rows) {
@@ -259,12 +286,13 @@ static PyObject *coverage(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "first_col and last_col must be contiguous int64 arrays of one value per row.");
         goto done;
     }
-    double *scratch = malloc(((size_t)spacing * 4 + 2 * (size_t)node_cols) * sizeof(double));
+    double *scratch = malloc(((size_t)spacing * 4 + 2 * (size_t)node_cols + 2 * (size_t)cols) * sizeof(double));
     if (scratch == NULL) {
         PyErr_NoMemory();
         goto done;
     }
     double *table = scratch, *row_x = scratch + 4 * spacing, *row_y = row_x + node_cols;
+    double *xs = row_y + node_cols, *ys = xs + cols;
     const double *grid_x = nodes_x.buffer.buf, *grid_y = nodes_y.buffer.buf;
     int64_t *first_col = first.buffer.buf, *last_col = last.buffer.buf;
     double *min_row = low_row.buffer.buf, *max_row = high_row.buffer.buf;
@@ -275,9 +303,10 @@ static PyObject *coverage(PyObject *self, PyObject *args) {
         row_nodes(grid_y, node_cols, spacing, grid_y0 + r, table, row_y);
         int64_t low = -1, high = -1;
         double top = NAN, bottom = NAN;
+        row_positions(row_x, grid_x0, cols, spacing, table, xs);
+        row_positions(row_y, grid_x0, cols, spacing, table, ys);
         for (Py_ssize_t c = 0; c < cols; c++) {
-            double sx = along_row(row_x, spacing, grid_x0 + c, table);
-            double sy = along_row(row_y, spacing, grid_x0 + c, table);
+            double sx = xs[c], sy = ys[c];
             if (inside(sx, frame_nx) && inside(sy, frame_ny)) {
                 if (low < 0) {
                     low = c;

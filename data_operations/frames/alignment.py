@@ -38,6 +38,7 @@ from data_operations.frames.gnomonic import GnomonicProjection
 from data_operations.frames.reader import BAND_COPIES, BANDS_AHEAD, FrameInfo, FrameStack, default_decoder_workers
 from data_operations.frames.resample import PixelMapping, RowCoverage, rows_needed
 from data_operations.frames.single import read_image
+from data_operations.kernels.threads import core_count
 
 if TYPE_CHECKING:  # astropy.wcs pulls in astropy.coordinates (~0.15 s): imported where a WCS is made
     from astropy.wcs import WCS
@@ -221,26 +222,39 @@ class AlignedStack:
         self._budget = int(memory_budget_bytes)
         self._placements: list[_Placement] = []
         try:
+            wcs_list = [celestial_wcs(frame.header) for frame in self.frames]
             if not unaligned_fallback:  # refuse a frame without WCS before any work
-                for frame in self.frames:
-                    _require_wcs(frame)
-            self.grid = grid if grid is not None else Grid(_require_wcs(self.frames[0]), self.frames[0].shape)
-            self._placements = [self._place(index, frame, progress) for index, frame in enumerate(self.frames)]
+                for frame, wcs in zip(self.frames, wcs_list, strict=True):
+                    if wcs is None:
+                        _require_wcs(frame)  # raises, naming the frame
+            if grid is None:
+                grid = Grid(wcs_list[0] if wcs_list[0] is not None else _require_wcs(self.frames[0]),
+                            self.frames[0].shape)
+            self.grid = grid
+            self._placements = self._place_all(wcs_list, progress)
             self._set_region([placement.box for placement in self._placements], crop_to_common)
         except BaseException:
             self.close()
             raise
 
     # --- building ---------------------------------------------------------------------------
-    def _place(self, index: int, frame: FrameInfo, progress: ProgressCallback | None) -> _Placement:
-        """How frame ``index`` maps onto the grid and which part of the grid it covers."""
+    def _place_all(self, wcs_list: list[WCS | None], progress: ProgressCallback | None) -> list[_Placement]:
+        """Every frame's placement, on one thread per core (the coverage scan runs without the GIL)."""
         total = len(self.frames)
-        if progress:
-            progress(index / total, f"Aligning frame {index + 1} of {total} ({frame.display_name}) on the sky.")
-        wcs = celestial_wcs(frame.header)
+        self.unaligned = [frame.display_name for frame, wcs in zip(self.frames, wcs_list, strict=True) if wcs is None]
+        threads = min(core_count(), total)
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="align-map") as pool:
+            futures = [pool.submit(self._place, frame, wcs) for frame, wcs in zip(self.frames, wcs_list, strict=True)]
+            placements = []
+            for index, (frame, future) in enumerate(zip(self.frames, futures, strict=True)):
+                if progress:
+                    progress(index / total, f"Aligning frame {index + 1} of {total} ({frame.display_name}) on the sky.")
+                placements.append(future.result())
+        return placements
+
+    def _place(self, frame: FrameInfo, wcs: WCS | None) -> _Placement:
+        """How ``frame`` maps onto the grid and which part of the grid it covers."""
         if wcs is None or _maps_onto_grid(wcs, frame.shape, self.grid):
-            if wcs is None:
-                self.unaligned.append(frame.display_name)
             rows = min(frame.shape[0], self.grid.shape[0])
             cols = min(frame.shape[1], self.grid.shape[1])
             return _Placement(mapping=None, coverage=None, box=(0, rows, 0, cols))
