@@ -170,11 +170,38 @@ def _require_wcs(frame: FrameInfo) -> WCS:
 
 
 def optimal_grid(frames: Sequence[FrameInfo]) -> Grid:
-    """One TAN grid covering every frame, at the finest input resolution (north up)."""
-    inputs = [(frame.shape, _require_wcs(frame)) for frame in frames]
-    from reproject.mosaicking import find_optimal_celestial_wcs  # ~0.4 s of imports (dask): only when aligning
+    """One TAN grid covering every frame, at the finest input resolution (north up).
 
-    wcs, shape = find_optimal_celestial_wcs(inputs)
+    The grid ``reproject.mosaicking.find_optimal_celestial_wcs`` chooses (its defaults: the first
+    frame's celestial frame, centred on the mean direction of the frames' reference points, the
+    outer pixel corners all inside), computed here with astropy alone: importing reproject's
+    mosaicking pulls in dask, ~0.4 s on an idle machine.
+    """
+    from astropy.coordinates import SkyCoord
+    from astropy.wcs.utils import (
+        celestial_frame_to_wcs,
+        proj_plane_pixel_scales,
+        skycoord_to_pixel,
+        wcs_to_celestial_frame,
+    )
+
+    inputs = [(frame.shape, _require_wcs(frame)) for frame in frames]
+    sky_frame = wcs_to_celestial_frame(inputs[0][1])
+    corners, references, resolution = [], [], math.inf
+    for (ny, nx), wcs in inputs:
+        corners.append(wcs.pixel_to_world([-0.5, nx - 0.5, nx - 0.5, -0.5],
+                                          [-0.5, -0.5, ny - 0.5, ny - 0.5]).transform_to(sky_frame).frame)
+        references.append(wcs.pixel_to_world(*(wcs.wcs.crpix - 1.0)).transform_to(sky_frame).frame)
+        resolution = min(resolution, *np.abs(proj_plane_pixel_scales(wcs)))  # degrees: CUNIT is deg
+    reference = SkyCoord(SkyCoord(references).cartesian.mean(), frame=sky_frame).spherical
+    wcs = celestial_frame_to_wcs(sky_frame, projection="TAN")
+    wcs.wcs.cunit = ["deg", "deg"]
+    wcs.wcs.crval = (reference.lon.to_value("deg"), reference.lat.to_value("deg"))
+    wcs.wcs.cdelt = (-resolution, resolution)
+    wcs.wcs.crpix = (1.0, 1.0)
+    x, y = skycoord_to_pixel(SkyCoord(corners), wcs, origin=1)
+    wcs.wcs.crpix = ((1 - x.min()) + 0.5, (1 - y.min()) + 0.5)
+    shape = (int(round(y.max() - y.min())), int(round(x.max() - x.min())))
     largest = max(frame.shape[0] * frame.shape[1] for frame in frames)
     if shape[0] * shape[1] > MAX_GRID_AREA_FACTOR * largest:
         raise OperationError("The frames cover too wide an area of sky to stack together; are they of "

@@ -137,3 +137,22 @@ def test_cropping_to_the_common_region_cuts_frames_on_the_grid_at_its_origin(wri
     np.testing.assert_array_equal(bands[0], read_sci(reference)[3:, 5:])
     expected = reprojected({"shifted": shifted}, read_sci, grid.wcs, SHAPE)[0][3:, 5:]
     np.testing.assert_allclose(bands[1], expected, rtol=1e-5, atol=0)
+
+
+def test_optimal_grid_is_reprojects_optimal_celestial_wcs(dithered_frames):
+    from reproject.mosaicking import find_optimal_celestial_wcs
+
+    from data_operations.frames import FrameStack
+    from data_operations.frames.alignment import optimal_grid
+
+    with FrameStack(list(dithered_frames.values())) as stack:
+        grid = optimal_grid(stack.frames)
+        expected_wcs, expected_shape = find_optimal_celestial_wcs(
+            [(frame.shape, WCS(frame.header)) for frame in stack.frames], negative_lon_cdelt=True)
+    assert grid.shape == tuple(expected_shape)
+    assert list(grid.wcs.wcs.ctype) == list(expected_wcs.wcs.ctype)
+    np.testing.assert_allclose(grid.wcs.wcs.crval, expected_wcs.wcs.crval, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(grid.wcs.wcs.crpix, expected_wcs.wcs.crpix, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(grid.wcs.wcs.cdelt, expected_wcs.wcs.cdelt, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(grid.wcs.pixel_scale_matrix, expected_wcs.pixel_scale_matrix, rtol=1e-12, atol=1e-18)
+    assert grid.wcs.wcs.radesys == expected_wcs.wcs.radesys
