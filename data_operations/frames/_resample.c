@@ -241,14 +241,51 @@ done:
     return result;
 }
 
+/* Frame positions of a node interval's pixels stay within the four nodes' range widened by an
+ * eighth of it: Catmull-Rom's negative weights add up to at least -t(1 - t)/2 >= -1/8. */
+#define OVERSHOOT 0.125
+/* Kept between those bounds and the frame's edges, so rounding cannot misclassify an interval. */
+#define CLASSIFY_MARGIN 1e-6
+
+enum { OUTSIDE = 0, INSIDE = 1, MIXED = 2 };
+
+/* Bounds of the positions between node kx and kx + 1 of a row's nodes (NaN if any node is NaN). */
+static void interval_bounds(const double *row, Py_ssize_t kx, double *low, double *high) {
+    const double p[4] = {row[kx - 1], row[kx], row[kx + 1], row[kx + 2]};
+    if (isnan(p[0]) || isnan(p[1]) || isnan(p[2]) || isnan(p[3])) {
+        *low = *high = NAN;
+        return;
+    }
+    double lo = p[0], hi = p[0];
+    for (int k = 1; k < 4; k++) {
+        lo = p[k] < lo ? p[k] : lo;
+        hi = p[k] > hi ? p[k] : hi;
+    }
+    double spread = hi - lo;
+    *low = lo - spread * OVERSHOOT;
+    *high = hi + spread * OVERSHOOT;
+}
+
+/* Whether positions within [low, high] are all on an axis of n pixels, all off it, or either. */
+static int classify(double low, double high, Py_ssize_t n) {
+    if (low > -0.5 + CLASSIFY_MARGIN && high < (double)n - 0.5 - CLASSIFY_MARGIN) {
+        return INSIDE;
+    }
+    if (high < -0.5 - CLASSIFY_MARGIN || low > (double)n - 0.5 + CLASSIFY_MARGIN) {
+        return OUTSIDE;
+    }
+    return MIXED; /* NaN bounds too */
+}
+
 PyDoc_STRVAR(coverage_doc,
 "coverage(nodes_x, nodes_y, node_rows, node_cols, spacing, grid_y0, grid_x0, rows, cols, frame_ny,\n"
 "         frame_nx, first_col, last_col, min_row, max_row)\n\n"
 "For each grid row [grid_y0, grid_y0 + rows) over columns [grid_x0, grid_x0 + cols), write to\n"
 "``first_col``/``last_col`` (int64, (rows,)) the first and last column (relative to grid_x0) whose\n"
 "frame position lies on the frame, or -1 for both when none does, and to ``min_row``/``max_row``\n"
-"(float64, (rows,)) the lowest and highest frame row of those positions (NaN when none).");
-
+"(float64, (rows,)) bounds of the frame rows of those positions (NaN when none). Node intervals\n"
+"whose bounds lie wholly on or off the frame are decided from their nodes; only those crossing an\n"
+"edge are evaluated pixel by pixel.");
 static PyObject *coverage(PyObject *self, PyObject *args) {
     (void)self;
     PyObject *nodes_x_obj, *nodes_y_obj, *first_obj, *last_obj, *low_obj, *high_obj;
@@ -286,42 +323,61 @@ static PyObject *coverage(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "first_col and last_col must be contiguous int64 arrays of one value per row.");
         goto done;
     }
-    double *scratch = malloc(((size_t)spacing * 4 + 2 * (size_t)node_cols + 2 * (size_t)cols) * sizeof(double));
+    double *scratch = malloc(((size_t)spacing * 4 + 2 * (size_t)node_cols) * sizeof(double));
     if (scratch == NULL) {
         PyErr_NoMemory();
         goto done;
     }
     double *table = scratch, *row_x = scratch + 4 * spacing, *row_y = row_x + node_cols;
-    double *xs = row_y + node_cols, *ys = xs + cols;
     const double *grid_x = nodes_x.buffer.buf, *grid_y = nodes_y.buffer.buf;
     int64_t *first_col = first.buffer.buf, *last_col = last.buffer.buf;
     double *min_row = low_row.buffer.buf, *max_row = high_row.buffer.buf;
     Py_BEGIN_ALLOW_THREADS
     phase_weights(spacing, table);
+    Py_ssize_t first_kx = (grid_x0 + spacing) / spacing, last_kx = (grid_x0 + cols - 1 + spacing) / spacing;
     for (Py_ssize_t r = 0; r < rows; r++) {
         row_nodes(grid_x, node_cols, spacing, grid_y0 + r, table, row_x);
         row_nodes(grid_y, node_cols, spacing, grid_y0 + r, table, row_y);
         int64_t low = -1, high = -1;
-        double top = NAN, bottom = NAN;
-        row_positions(row_x, grid_x0, cols, spacing, table, xs);
-        row_positions(row_y, grid_x0, cols, spacing, table, ys);
-        for (Py_ssize_t c = 0; c < cols; c++) {
-            double sx = xs[c], sy = ys[c];
-            if (inside(sx, frame_nx) && inside(sy, frame_ny)) {
-                if (low < 0) {
-                    low = c;
-                    top = sy;
-                    bottom = sy;
-                }
-                high = c;
-                top = sy < top ? sy : top;
-                bottom = sy > bottom ? sy : bottom;
+        double top = INFINITY, bottom = -INFINITY;
+        for (Py_ssize_t kx = first_kx; cols > 0 && kx <= last_kx; kx++) {
+            Py_ssize_t c0 = ((kx - 1) * spacing > grid_x0 ? (kx - 1) * spacing : grid_x0) - grid_x0;
+            Py_ssize_t c1 = (kx * spacing < grid_x0 + cols ? kx * spacing : grid_x0 + cols) - grid_x0;
+            double x_low, x_high, y_low, y_high;
+            interval_bounds(row_x, kx, &x_low, &x_high);
+            interval_bounds(row_y, kx, &y_low, &y_high);
+            int along_x = classify(x_low, x_high, frame_nx), along_y = classify(y_low, y_high, frame_ny);
+            if (along_x == OUTSIDE || along_y == OUTSIDE) {
+                continue;
             }
+            Py_ssize_t in_first = c0, in_last = c1 - 1;
+            if (along_x != INSIDE || along_y != INSIDE) { /* crosses an edge: look at every pixel */
+                in_first = -1;
+                for (Py_ssize_t c = c0; c < c1; c++) {
+                    const double *w = table + (grid_x0 + c + spacing) % spacing;
+                    const Py_ssize_t step = spacing;
+                    double sx = ((w[0] * row_x[kx - 1] + w[step] * row_x[kx]) + w[2 * step] * row_x[kx + 1]) +
+                                w[3 * step] * row_x[kx + 2];
+                    double sy = ((w[0] * row_y[kx - 1] + w[step] * row_y[kx]) + w[2 * step] * row_y[kx + 1]) +
+                                w[3 * step] * row_y[kx + 2];
+                    if (inside(sx, frame_nx) && inside(sy, frame_ny)) {
+                        in_first = in_first < 0 ? c : in_first;
+                        in_last = c;
+                    }
+                }
+                if (in_first < 0) {
+                    continue;
+                }
+            }
+            low = low < 0 ? in_first : low;
+            high = in_last;
+            top = y_low < top ? y_low : top;
+            bottom = y_high > bottom ? y_high : bottom;
         }
         first_col[r] = low;
         last_col[r] = high;
-        min_row[r] = top;
-        max_row[r] = bottom;
+        min_row[r] = low < 0 ? NAN : top;
+        max_row[r] = low < 0 ? NAN : bottom;
     }
     Py_END_ALLOW_THREADS
     free(scratch);

@@ -35,6 +35,12 @@ RESAMPLE_MODULE = "data_operations.frames._resample"
 # Grid rows per numpy step of the fallback, so its float64 temporaries stay a few MiB.
 FALLBACK_ROWS = 16
 _TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+# Coverage decides a node interval from its nodes when the positions in it, which stay within the
+# nodes' range widened by an eighth of it (Catmull-Rom's negative weights add up to >= -1/8), lie
+# wholly on or off the frame by more than the margin; others are looked at pixel by pixel.
+OVERSHOOT = 0.125
+CLASSIFY_MARGIN = 1e-6
+OUTSIDE, INSIDE, MIXED = 0, 1, 2
 
 
 @cache
@@ -54,8 +60,8 @@ def compiled_resampler() -> ModuleType | None:
 
 @dataclass(frozen=True)
 class RowCoverage:
-    """Per grid row: first and last grid column landing on the frame (-1 if none), and the
-    lowest and highest frame row those columns land on (NaN if none)."""
+    """Per grid row: first and last grid column landing on the frame (-1 if none), and bounds of
+    the frame rows those columns land on (NaN if none; a little wide, never too narrow)."""
 
     first_col: np.ndarray
     last_col: np.ndarray
@@ -114,13 +120,8 @@ class PixelMapping:
         else:
             for start in range(0, rows, FALLBACK_ROWS):
                 stop = min(rows, start + FALLBACK_ROWS)
-                x, y = self._positions(grid_y0 + start, grid_y0 + stop, 0, cols)
-                inside = _inside(x, self.frame_shape[1]) & _inside(y, self.frame_shape[0])
-                any_inside = inside.any(axis=1)
-                first[start:stop] = np.where(any_inside, inside.argmax(axis=1), -1)
-                last[start:stop] = np.where(any_inside, cols - 1 - inside[:, ::-1].argmax(axis=1), -1)
-                low[start:stop] = np.where(any_inside, np.where(inside, y, np.inf).min(axis=1), np.nan)
-                high[start:stop] = np.where(any_inside, np.where(inside, y, -np.inf).max(axis=1), np.nan)
+                self._coverage_rows(grid_y0 + start, grid_y0 + stop, cols, first[start:stop], last[start:stop],
+                                    low[start:stop], high[start:stop])
         return RowCoverage(first, last, low, high)
 
     def resample(self, window: np.ndarray, window_y0: int, grid_y0: int, grid_x0: int, out: np.ndarray) -> None:
@@ -145,20 +146,58 @@ class PixelMapping:
             raise RuntimeError(f"{missed} resampled pixels needed frame rows outside the rows given.")
 
     # --- the numpy fallback's mapping, in the C code's order of operations -------------------------
+    def _row_nodes(self, grid_y0: int, grid_y1: int) -> tuple[np.ndarray, np.ndarray]:
+        """Nodes along the grid's columns for rows [grid_y0, grid_y1): (rows, node_cols) for x and y."""
+        row_index, row_weights = _node_stencil(np.arange(grid_y0, grid_y1), self.spacing)
+        w = [weight[:, None] for weight in row_weights]
+        rows = []
+        for nodes in (self.nodes_x, self.nodes_y):
+            rows.append(((w[0] * nodes[row_index - 1] + w[1] * nodes[row_index]) + w[2] * nodes[row_index + 1])
+                        + w[3] * nodes[row_index + 2])
+        return rows[0], rows[1]
+
     def _positions(self, grid_y0: int, grid_y1: int, grid_x0: int, grid_x1: int) -> tuple[np.ndarray, np.ndarray]:
         """Frame (x, y) of grid rows [grid_y0, grid_y1) x columns [grid_x0, grid_x1), float64."""
-        spacing = self.spacing
-        row_index, row_weights = _node_stencil(np.arange(grid_y0, grid_y1), spacing)
-        col_index, col_weights = _node_stencil(np.arange(grid_x0, grid_x1), spacing)
-        positions = []
-        for nodes in (self.nodes_x, self.nodes_y):
-            w = [weight[:, None] for weight in row_weights]
-            row = ((w[0] * nodes[row_index - 1] + w[1] * nodes[row_index]) + w[2] * nodes[row_index + 1]) \
-                + w[3] * nodes[row_index + 2]
-            w = col_weights
-            positions.append(((w[0] * row[:, col_index - 1] + w[1] * row[:, col_index]) + w[2] * row[:, col_index + 1])
-                             + w[3] * row[:, col_index + 2])
-        return positions[0], positions[1]
+        col_index, w = _node_stencil(np.arange(grid_x0, grid_x1), self.spacing)
+        return tuple(((w[0] * row[:, col_index - 1] + w[1] * row[:, col_index]) + w[2] * row[:, col_index + 1])
+                     + w[3] * row[:, col_index + 2] for row in self._row_nodes(grid_y0, grid_y1))
+
+    def _coverage_rows(self, grid_y0: int, grid_y1: int, cols: int, first: np.ndarray, last: np.ndarray,
+                       low: np.ndarray, high: np.ndarray) -> None:
+        """``coverage`` for a few rows, deciding node intervals as the C code does (see there)."""
+        spacing, (frame_ny, frame_nx) = self.spacing, self.frame_shape
+        row_x, row_y = self._row_nodes(grid_y0, grid_y1)
+        kx = np.arange(1, (cols - 1 + spacing) // spacing + 1)  # the node intervals of columns 0..cols-1
+        c0 = (kx - 1) * spacing
+        c1 = np.minimum(kx * spacing, cols)
+        x_low, x_high = _interval_bounds(row_x, kx)
+        y_low, y_high = _interval_bounds(row_y, kx)
+        along_x, along_y = _classify(x_low, x_high, frame_nx), _classify(y_low, y_high, frame_ny)
+        sure = (along_x == INSIDE) & (along_y == INSIDE)
+        mixed = (along_x != OUTSIDE) & (along_y != OUTSIDE) & ~sure
+        in_first = np.where(sure, c0, cols)
+        in_last = np.where(sure, c1 - 1, -1)
+        rows, intervals = np.nonzero(mixed)
+        if rows.size:
+            columns = c0[intervals][:, None] + np.arange(spacing)
+            phase = (columns + spacing) % spacing
+            weights = [table_weight[phase] for table_weight in _phase_weights(spacing)]
+            stencil = kx[intervals][:, None]
+            positions = [((weights[0] * row[rows[:, None], stencil - 1] + weights[1] * row[rows[:, None], stencil])
+                          + weights[2] * row[rows[:, None], stencil + 1]) + weights[3] * row[rows[:, None], stencil + 2]
+                         for row in (row_x, row_y)]
+            on_frame = (columns < c1[intervals][:, None]) & _inside(positions[0], frame_nx) \
+                & _inside(positions[1], frame_ny)
+            found = on_frame.any(axis=1)
+            in_first[rows, intervals] = np.where(found, columns[:, 0] + on_frame.argmax(axis=1), cols)
+            in_last[rows, intervals] = np.where(found, columns[:, 0] + spacing - 1 - on_frame[:, ::-1].argmax(axis=1),
+                                                -1)
+        counted = in_last >= 0
+        any_counted = counted.any(axis=1)
+        first[...] = np.where(any_counted, in_first.min(axis=1), -1)
+        last[...] = np.where(any_counted, in_last.max(axis=1), -1)
+        low[...] = np.where(any_counted, np.where(counted, y_low, np.inf).min(axis=1), np.nan)
+        high[...] = np.where(any_counted, np.where(counted, y_high, -np.inf).max(axis=1), np.nan)
 
 
 def rows_needed(coverage: RowCoverage, frame_ny: int, grid_y0: int, grid_y1: int) -> tuple[int, int]:
@@ -173,15 +212,37 @@ def rows_needed(coverage: RowCoverage, frame_ny: int, grid_y0: int, grid_y1: int
     return lo, max(lo, hi)
 
 
+def _phase_weights(spacing: int) -> list[np.ndarray]:
+    """Catmull-Rom weights of the four nodes around each phase 0..spacing-1 between two nodes."""
+    t = np.arange(spacing).astype(np.float64) / float(spacing)
+    return [((-0.5 * t + 1.0) * t - 0.5) * t,
+            ((1.5 * t - 2.5) * t) * t + 1.0,
+            ((-1.5 * t + 2.0) * t + 0.5) * t,
+            ((0.5 * t - 0.5) * t) * t]
+
+
 def _node_stencil(pixels: np.ndarray, spacing: int) -> tuple[np.ndarray, list[np.ndarray]]:
     """For each grid pixel index: its node index k (nodes k-1..k+2 around it) and the four weights."""
     index = (pixels + spacing) // spacing
-    t = ((pixels + spacing) % spacing).astype(np.float64) / float(spacing)
-    weights = [((-0.5 * t + 1.0) * t - 0.5) * t,
-               ((1.5 * t - 2.5) * t) * t + 1.0,
-               ((-1.5 * t + 2.0) * t + 0.5) * t,
-               ((0.5 * t - 0.5) * t) * t]
-    return index, weights
+    phase = (pixels + spacing) % spacing
+    return index, [weight[phase] for weight in _phase_weights(spacing)]
+
+
+def _interval_bounds(row: np.ndarray, kx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds of the positions in node intervals ``kx`` of rows of nodes (NaN where a node is NaN)."""
+    stencil = [row[:, kx - 1], row[:, kx], row[:, kx + 1], row[:, kx + 2]]
+    low = np.minimum(np.minimum(stencil[0], stencil[1]), np.minimum(stencil[2], stencil[3]))
+    high = np.maximum(np.maximum(stencil[0], stencil[1]), np.maximum(stencil[2], stencil[3]))
+    spread = high - low
+    return low - spread * OVERSHOOT, high + spread * OVERSHOOT
+
+
+def _classify(low: np.ndarray, high: np.ndarray, size: int) -> np.ndarray:
+    """OUTSIDE, INSIDE or MIXED for positions within [low, high] on an axis of ``size`` pixels."""
+    with np.errstate(invalid="ignore"):
+        inside = (low > -0.5 + CLASSIFY_MARGIN) & (high < size - 0.5 - CLASSIFY_MARGIN)
+        outside = (high < -0.5 - CLASSIFY_MARGIN) | (low > size - 0.5 + CLASSIFY_MARGIN)
+    return np.where(inside, INSIDE, np.where(outside, OUTSIDE, MIXED))
 
 
 def _inside(position: np.ndarray, size: int) -> np.ndarray:

@@ -94,16 +94,29 @@ def test_resampled_frame_equals_reproject_interp(kind, resample_path):
     np.testing.assert_allclose(result[finite], expected[finite], rtol=1e-5, atol=0)
 
 
+@pytest.mark.parametrize("spacing", [4, 32])
 @pytest.mark.parametrize("kind", ["shifted", "rotated", "distorted"])
-def test_coverage_box_is_the_box_of_reprojects_footprint(kind, resample_path):
+def test_coverage_is_reprojects_footprint_row_by_row(kind, spacing, resample_path):
+    """Node intervals wholly on or off the frame are decided from their nodes, others pixel by pixel:
+    either way each row's first and last covered column are exact, and the row bounds hold."""
     frame_shape = (120, 130)
     wcs = frame_wcs(kind, frame_shape)
-    mapping = PixelMapping.between(grid_wcs(), GRID_SHAPE, wcs, frame_shape)
+    mapping = PixelMapping.between(grid_wcs(), GRID_SHAPE, wcs, frame_shape, spacing=spacing)
     footprint = np.isfinite(reproject_interp((np.ones(frame_shape, np.float32), wcs), grid_wcs(),
                                              shape_out=GRID_SHAPE, order="bilinear", return_footprint=False,
                                              roundtrip_coords=False))
+    coverage = mapping.coverage()
     rows, cols = np.flatnonzero(footprint.any(axis=1)), np.flatnonzero(footprint.any(axis=0))
-    assert mapping.coverage().box() == (rows[0], rows[-1] + 1, cols[0], cols[-1] + 1)
+    assert coverage.box() == (rows[0], rows[-1] + 1, cols[0], cols[-1] + 1)
+    covered = footprint.any(axis=1)
+    np.testing.assert_array_equal(coverage.first_col, np.where(covered, footprint.argmax(axis=1), -1))
+    np.testing.assert_array_equal(coverage.last_col,
+                                  np.where(covered, GRID_SHAPE[1] - 1 - footprint[:, ::-1].argmax(axis=1), -1))
+    _, frame_y = pixel_to_pixel(grid_wcs(), wcs, *np.mgrid[: GRID_SHAPE[0], : GRID_SHAPE[1]][::-1].astype(float))
+    rounding = 1e-6  # the bounds come from interpolated positions, the truth from the WCS
+    assert np.all(coverage.min_row[covered] <= np.where(footprint, frame_y, np.inf).min(axis=1)[covered] + rounding)
+    assert np.all(coverage.max_row[covered] >= np.where(footprint, frame_y, -np.inf).max(axis=1)[covered] - rounding)
+    assert np.isnan(coverage.min_row[~covered]).all()
 
 
 def test_compiled_and_numpy_paths_give_identical_pixels(monkeypatch):
