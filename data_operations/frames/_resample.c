@@ -23,6 +23,8 @@
 #include <string.h>
 
 #define MAX_SPACING 4096
+/* Every size and offset stays below this, so no product or sum of two of them can overflow. */
+#define MAX_EXTENT ((Py_ssize_t)1 << 30)
 
 /* Catmull-Rom weights of the four nodes around fraction t of the way from node 1 to node 2. */
 static void cubic_weights(double t, double *w) {
@@ -125,6 +127,11 @@ static int check_nodes(Py_ssize_t node_rows, Py_ssize_t node_cols, Py_ssize_t sp
         PyErr_SetString(PyExc_ValueError, "spacing, origin and size must be positive.");
         return -1;
     }
+    if (gy0 >= MAX_EXTENT || gx0 >= MAX_EXTENT || rows >= MAX_EXTENT || cols >= MAX_EXTENT ||
+        node_rows >= MAX_EXTENT || node_cols >= MAX_EXTENT) {
+        PyErr_SetString(PyExc_ValueError, "the grid is too large.");
+        return -1;
+    }
     if (rows == 0 || cols == 0) {
         return 0;
     }
@@ -152,7 +159,8 @@ static PyObject *resample(PyObject *self, PyObject *args) {
                           &cols)) {
         return NULL;
     }
-    if (frame_ny < 1 || frame_nx < 1 || node_rows < 0 || node_cols < 0 || window_y0 < 0) {
+    if (frame_ny < 1 || frame_nx < 1 || node_rows < 0 || node_cols < 0 || window_y0 < 0 || frame_ny >= MAX_EXTENT ||
+        frame_nx >= MAX_EXTENT || window_y0 >= MAX_EXTENT) {
         PyErr_SetString(PyExc_ValueError, "the frame and node shapes must be positive.");
         return NULL;
     }
@@ -295,7 +303,8 @@ static PyObject *coverage(PyObject *self, PyObject *args) {
                           &high_obj)) {
         return NULL;
     }
-    if (frame_ny < 1 || frame_nx < 1 || node_rows < 0 || node_cols < 0) {
+    if (frame_ny < 1 || frame_nx < 1 || node_rows < 0 || node_cols < 0 || frame_ny >= MAX_EXTENT ||
+        frame_nx >= MAX_EXTENT) {
         PyErr_SetString(PyExc_ValueError, "the frame and node shapes must be positive.");
         return NULL;
     }

@@ -167,3 +167,23 @@ def test_mapping_follows_a_header_written_and_read_back(tmp_path):
     x, y = pixel_to_pixel(grid_wcs(), wcs, 97.0, 33.0)
     position = mapping._positions(33, 34, 97, 98)
     assert abs(position[0][0, 0] - x) < 1e-5 and abs(position[1][0, 0] - y) < 1e-5
+
+
+def test_the_c_module_refuses_buffers_of_the_wrong_type_or_size():
+    module = compiled_resampler()
+    if module is None:
+        pytest.skip("the C resampler is not built on this machine")
+    mapping = PixelMapping.between(grid_wcs(), GRID_SHAPE, frame_wcs("shifted"), GRID_SHAPE)
+    window = np.zeros((20, GRID_SHAPE[1]), np.float32)
+    out = np.empty((4, 10), np.float32)
+    arguments = [window, 0, *GRID_SHAPE, mapping.nodes_x, mapping.nodes_y, *mapping.nodes_x.shape, mapping.spacing,
+                 0, 0, out, 4, 10]
+    with pytest.raises(ValueError, match="window must be contiguous float32 rows of frame_nx values"):
+        module.resample(window.astype(np.float64), *arguments[1:])
+    with pytest.raises(ValueError, match="out must be a contiguous float32 array of 40 values"):
+        module.resample(*arguments[:11], np.empty((4, 9), np.float32), 4, 10)
+    with pytest.raises(ValueError, match="the nodes do not cover the requested grid pixels"):
+        module.resample(*arguments[:9], 2 * GRID_SHAPE[0], 0, out, 4, 10)
+    with pytest.raises(ValueError, match="the grid is too large"):
+        module.resample(*arguments[:12], 4, 1 << 40)
+    assert module.resample(*arguments) == 0
