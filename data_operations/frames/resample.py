@@ -8,21 +8,20 @@ interpolated in between by Catmull-Rom cubic convolution (exact for quadratic ma
 1e-6 pixels off on SIP frames). The frame is then sampled bilinearly with reproject's conventions
 (see ``_resample.c``), so an aligned band is computed from the few frame rows it needs.
 
-The compiled module ``_resample`` does the per-pixel work; without it (no compiler at install,
-or ``DATALAB_PURE_PYTHON_KERNELS`` set) the numpy code here computes the same pixels in the same
-order of operations, so both paths give identical results.
+The compiled module ``_resample`` does the per-pixel work; without it (not built at install, or
+the fallback forced: see ``data_operations.native``) the numpy code here computes the same pixels
+in the same order of operations, so both paths give identical results.
 """
 from __future__ import annotations
 
-import importlib
 import math
-import os
 from dataclasses import dataclass
-from functools import cache
 from types import ModuleType
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from data_operations.native import RESAMPLE_MODULE, compiled_module
 
 if TYPE_CHECKING:
     from astropy.wcs import WCS
@@ -30,11 +29,8 @@ if TYPE_CHECKING:
 # Grid pixels between nodes where the WCS is evaluated exactly; 32 keeps the interpolated mapping
 # within ~1e-5 pixels on SIP frames while the WCS is asked ~1000x less often than per pixel.
 NODE_SPACING = 32
-PURE_PYTHON_VARIABLE = "DATALAB_PURE_PYTHON_KERNELS"
-RESAMPLE_MODULE = "data_operations.frames._resample"
 # Grid rows per numpy step of the fallback, so its float64 temporaries stay a few MiB.
 FALLBACK_ROWS = 16
-_TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 # Coverage decides a node interval from its nodes when the positions in it, which stay within the
 # nodes' range widened by an eighth of it (Catmull-Rom's negative weights add up to >= -1/8), lie
 # wholly on or off the frame by more than the margin; others are looked at pixel by pixel.
@@ -43,19 +39,9 @@ CLASSIFY_MARGIN = 1e-6
 OUTSIDE, INSIDE, MIXED = 0, 1, 2
 
 
-@cache
-def _import_compiled() -> ModuleType | None:
-    try:
-        return importlib.import_module(RESAMPLE_MODULE)
-    except ImportError:  # not built on this machine: the numpy path gives the same pixels
-        return None
-
-
 def compiled_resampler() -> ModuleType | None:
-    """The C module, or None when it is not built or the numpy fallback is forced by the environment."""
-    if os.environ.get(PURE_PYTHON_VARIABLE, "").strip().lower() in _TRUE_WORDS:
-        return None
-    return _import_compiled()
+    """The C module, or None when it is not built or the numpy fallback is forced (``native``)."""
+    return compiled_module(RESAMPLE_MODULE)
 
 
 @dataclass(frozen=True)

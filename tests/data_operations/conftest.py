@@ -11,7 +11,6 @@ from astropy.io import fits
 from astropy.wcs import WCS
 
 from data_operations.errors import OperationError
-from data_operations.frames.resample import PURE_PYTHON_VARIABLE, compiled_resampler
 
 
 def tan_header(shape: tuple[int, int]) -> fits.Header:
@@ -112,15 +111,3 @@ def make_context(tmp_path: Path) -> Callable[..., MemoryContext]:
         return MemoryContext(files, work, **options)
 
     return make
-
-
-@pytest.fixture(params=["compiled", "numpy"])
-def resample_path(request, monkeypatch):
-    """Run once through the C resampler and once through the numpy fallback."""
-    if request.param == "numpy":
-        monkeypatch.setenv(PURE_PYTHON_VARIABLE, "1")
-    else:
-        monkeypatch.delenv(PURE_PYTHON_VARIABLE, raising=False)
-        if compiled_resampler() is None:
-            pytest.skip("the C resampler is not built on this machine")
-    return request.param

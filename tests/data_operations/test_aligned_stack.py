@@ -79,7 +79,7 @@ def read_all(stack: AlignedStack, rows: int, workers: int) -> np.ndarray:
 
 @pytest.mark.parametrize("rows, workers", [(7, 0), (7, 2), (64, 0), (1, 2)])
 def test_bands_equal_reproject_interp_whatever_their_height_and_threads(rows, workers, dithered_frames, read_sci,
-                                                                       tmp_path, resample_path):
+                                                                       tmp_path, kernel_path):
     with AlignedStack(list(dithered_frames.values()), list(dithered_frames), workdir=tmp_path / "aligned",
                       memory_budget_bytes=1 << 28) as stack:
         bands = read_all(stack, rows, workers)
@@ -94,7 +94,7 @@ def test_bands_equal_reproject_interp_whatever_their_height_and_threads(rows, wo
 
 
 def test_frames_whose_windows_outgrow_the_budget_are_resampled_whole_with_the_same_pixels(
-        dithered_frames, tmp_path, resample_path):
+        dithered_frames, tmp_path, kernel_path):
     paths, names = list(dithered_frames.values()), list(dithered_frames)
     with AlignedStack(paths, names, workdir=tmp_path / "windows", memory_budget_bytes=1 << 28) as stack:
         streamed = read_all(stack, 8, 0)
@@ -121,7 +121,7 @@ def test_a_frame_without_finite_pixels_is_named(write_frame, tmp_path):
 
 
 def test_cropping_to_the_common_region_cuts_frames_on_the_grid_at_its_origin(write_frame, read_sci, tmp_path,
-                                                                           resample_path):
+                                                                           kernel_path):
     reference = write_frame("ref", star_field(SHAPE, [(30.0, 25.0)], noise=2.0))
     shifted = write_frame("shifted", star_field(SHAPE, [(35.2, 28.1)], seed=1, noise=2.0),
                           **shifted_crpix(SHAPE, -5.2, -3.1))

@@ -12,7 +12,8 @@ from astropy.wcs import WCS
 from astropy.wcs.utils import pixel_to_pixel
 from reproject import reproject_interp
 
-from data_operations.frames.resample import PURE_PYTHON_VARIABLE, PixelMapping, compiled_resampler, rows_needed
+from data_operations.frames.resample import PixelMapping, compiled_resampler, rows_needed
+from data_operations.native import PURE_PYTHON_VARIABLE
 
 GRID_SHAPE = (150, 170)
 
@@ -78,7 +79,7 @@ def test_interpolated_mapping_is_within_1e5_pixels_of_the_wcs(kind):
 
 
 @pytest.mark.parametrize("kind", ["shifted", "rotated", "distorted"])
-def test_resampled_frame_equals_reproject_interp(kind, resample_path):
+def test_resampled_frame_equals_reproject_interp(kind, kernel_path):
     frame_shape = (140, 160)  # smaller than the grid, so the grid has uncovered edges
     wcs = frame_wcs(kind, frame_shape)
     image = frame_image(frame_shape)
@@ -96,7 +97,7 @@ def test_resampled_frame_equals_reproject_interp(kind, resample_path):
 
 @pytest.mark.parametrize("spacing", [4, 32])
 @pytest.mark.parametrize("kind", ["shifted", "rotated", "distorted"])
-def test_coverage_is_reprojects_footprint_row_by_row(kind, spacing, resample_path):
+def test_coverage_is_reprojects_footprint_row_by_row(kind, spacing, kernel_path):
     """Node intervals wholly on or off the frame are decided from their nodes, others pixel by pixel:
     either way each row's first and last covered column are exact, and the row bounds hold."""
     frame_shape = (120, 130)
@@ -136,7 +137,7 @@ def test_compiled_and_numpy_paths_give_identical_pixels(monkeypatch):
         np.testing.assert_array_equal(getattr(compiled_coverage, name), getattr(fallback_coverage, name))
 
 
-def test_a_window_missing_needed_rows_is_refused(resample_path):
+def test_a_window_missing_needed_rows_is_refused(kernel_path):
     wcs = frame_wcs("shifted")
     image = frame_image(GRID_SHAPE)
     mapping = PixelMapping.between(grid_wcs(), GRID_SHAPE, wcs, GRID_SHAPE)
@@ -146,7 +147,7 @@ def test_a_window_missing_needed_rows_is_refused(resample_path):
         mapping.resample(image[lo + 3:hi], lo + 3, 50, 0, out)
 
 
-def test_a_cropped_region_samples_the_same_pixels(resample_path):
+def test_a_cropped_region_samples_the_same_pixels(kernel_path):
     wcs = frame_wcs("rotated")
     image = frame_image(GRID_SHAPE, seed=2)
     mapping = PixelMapping.between(grid_wcs(), GRID_SHAPE, wcs, GRID_SHAPE)
