@@ -1,6 +1,6 @@
-"""The two optional C extensions; everything else about the project is in pyproject.toml.
+"""The optional C extensions; everything else about the project is in pyproject.toml.
 
-Both are fast paths with a numpy fallback (data_operations/native.py), so an install on a machine
+All are fast paths with a numpy fallback (data_operations/native.py), so an install on a machine
 without a C compiler, or whose compiler rejects them, must still succeed: each is ``optional`` and
 the build step below reports a failure and goes on without that module.
 
@@ -49,6 +49,8 @@ setup(
         # No FP traps are ever enabled, so the compare-selects may become packed min/max instructions.
         Extension("data_operations.kernels._network", ["data_operations/kernels/_network.c"], optional=True,
                   extra_compile_args=[*STRICT, "-fno-trapping-math", "-fno-tree-loop-distribute-patterns"]),
+        Extension("data_operations.frames._resample", ["data_operations/frames/_resample.c"],
+                  extra_compile_args=STRICT, optional=True),
     ],
     cmdclass={"build_ext": OptionalBuildExt},
 )

@@ -3,6 +3,8 @@
     python -m bench run --size 10x4096 --size 30x3072x2048 --runs 3   # options go before or after the command
     python -m bench run --quick                    # a tiny size, as CI runs it
     python -m bench scaling --side 2048 --frames 2,10,50,100,200
+    python -m bench run --size 10x4096 --pipelines ours,median-aligned,stacking-reproject,color,color-dithered
+    python -m bench warm --size 10x4096            # Median in a warm process, as a worker runs it
 
 A size is ``NxSIDE`` (N frames of SIDE x SIDE) or ``NxWIDTHxHEIGHT``. Frames come from the project's
 synthetic generator and are cached under ``--data-dir`` (default ``var/bench``). Every run is a
@@ -18,7 +20,9 @@ memory a previous run just warmed. ``--settle 0`` measures back-to-back runs ins
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -28,9 +32,11 @@ import numpy as np
 
 from bench.data import DEFAULT_DATA_DIR, ensure_frames
 from bench.measure import Measurement, run_measured
+from bench.pipelines import DITHERED_PIPELINES
 
 QUICK_SIZE = "3x256"
-BASELINE_OF = {"stacking": "baseline-sum", "color": "baseline-color"}
+BASELINE_OF = {"stacking": "baseline-sum", "color": "baseline-color", "stacking-reproject": "baseline-sum",
+               "color-dithered": "baseline-color"}
 
 
 def parse_size(text: str) -> tuple[int, tuple[int, int]]:
@@ -59,14 +65,18 @@ def _median_of(results: list[Measurement]) -> Measurement:
     )
 
 
-def measure_pipelines(pipelines: list[str], paths: list[Path], runs: int, settle_s: float,
+def measure_pipelines(pipelines: list[str], paths: list[Path] | dict[str, list[Path]], runs: int, settle_s: float,
                       label: str) -> dict[str, Measurement]:
-    """Median over ``runs`` fresh-process runs of each pipeline, the pipelines taking turns."""
+    """Median over ``runs`` fresh-process runs of each pipeline, the pipelines taking turns.
+
+    ``paths`` is one list of frames for all, or each pipeline's own list.
+    """
     results: dict[str, list[Measurement]] = {pipeline: [] for pipeline in pipelines}
     for run in range(runs):
         for pipeline in pipelines:
             print(f"{label}: {pipeline} run {run + 1}/{runs} ...", file=sys.stderr, flush=True)
-            results[pipeline].append(_run_once(pipeline, paths, settle_s))
+            frames = paths[pipeline] if isinstance(paths, dict) else paths
+            results[pipeline].append(_run_once(pipeline, frames, settle_s))
     return {pipeline: _median_of(measured) for pipeline, measured in results.items()}
 
 
@@ -80,9 +90,11 @@ def command_run(args: argparse.Namespace) -> None:
     lines = [_row(["size", "pipeline", "wall s", "CPU s", "peak RSS MiB", "peak PSS MiB",
                    "wall baseline/this", "RSS baseline/this"]),
              _row(["---"] * 8)]
+    notes: list[str] = []
     for size in sizes:
         count, shape = parse_size(size)
-        paths = ensure_frames(count, shape, args.data_dir)
+        paths = {pipeline: ensure_frames(count, shape, args.data_dir, dithered=pipeline in DITHERED_PIPELINES)
+                 for pipeline in pipelines}
         measured = measure_pipelines(pipelines, paths, args.runs, args.settle, size)
         for pipeline, result in measured.items():
             # Sums are compared with the reference's sum, colour with its RGB stack, the rest with its median.
@@ -96,7 +108,12 @@ def command_run(args: argparse.Namespace) -> None:
         if "floor" in measured and "ours" in measured:
             print(f"{size}: ours / floor wall = {measured['ours'].wall_s / measured['floor'].wall_s:.2f}",
                   file=sys.stderr)
-    print("\n".join(lines))
+        for pipeline, reference in DITHERED_PIPELINES.items():
+            if pipeline in measured and reference in measured:
+                notes.append(f"{size}: {pipeline} (dithered) / {reference} (undithered): wall "
+                             f"{measured[pipeline].wall_s / measured[reference].wall_s:.2f}x, peak RSS "
+                             f"{measured[pipeline].peak_rss_mib:.0f} MiB")
+    print("\n".join(lines + ([""] if notes else []) + notes))
 
 
 def command_scaling(args: argparse.Namespace) -> None:
@@ -114,6 +131,25 @@ def command_scaling(args: argparse.Namespace) -> None:
     if len(counts) > 1:
         slope, intercept = np.polyfit(counts, walls, 1)
         print(f"fitted wall time = {intercept:.2f} s + {slope * 1000:.0f} ms per {args.side}x{args.side} frame")
+
+
+def command_warm(args: argparse.Namespace) -> None:
+    """Median cold (a fresh process per run) beside warm (later runs in one process, as a worker)."""
+    count, shape = parse_size(args.size)
+    paths = ensure_frames(count, shape, args.data_dir)
+    cold = measure_pipelines(["ours"], paths, args.runs, args.settle, f"{args.size} cold")["ours"]
+    print(f"{args.size} warm: {args.runs} runs in one process ...", file=sys.stderr, flush=True)
+    with tempfile.TemporaryDirectory(prefix="bench-out-") as out_dir:
+        output = subprocess.run([sys.executable, "-m", "bench.warm", str(args.runs), out_dir, *map(str, paths)],
+                                check=True, capture_output=True, text=True).stdout
+    warm = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    lines = [_row(["size", "Median", "wall s", "CPU s", "peak RSS MiB"]), _row(["---"] * 5),
+             _row([args.size, "cold (fresh process)", f"{cold.wall_s:.2f}", f"{cold.cpu_s:.2f}",
+                   f"{cold.peak_rss_mib:.0f}"]),
+             _row([args.size, "warm (same process)", f"{statistics.median(run['wall_s'] for run in warm):.2f}",
+                   f"{statistics.median(run['cpu_s'] for run in warm):.2f}",
+                   f"{max(run['peak_rss_mib'] for run in warm):.0f}"])]
+    print("\n".join(lines))
 
 
 def _add_common_options(parser: argparse.ArgumentParser, with_defaults: bool) -> None:
@@ -146,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     scaling.add_argument("--side", type=int, default=2048)
     scaling.add_argument("--frames", default="2,10,50,100,200")
     scaling.set_defaults(handler=command_scaling)
+    warm = commands.add_parser("warm", parents=[common], help="Median cold vs warm (a worker's later operations)")
+    warm.add_argument("--size", default="10x4096", help="NxSIDE or NxWIDTHxHEIGHT")
+    warm.set_defaults(handler=command_warm)
     return parser
 
 

@@ -11,6 +11,9 @@
 - ``stacking`` / ``combine``: the real ``Stacking`` (simple sum) and ``Combine`` (mean with sigma
   clipping) operations, beside ``baseline-sum``, the reference's way of summing (load all,
   ``np.nansum`` over ``np.stack``, astropy write, the same JPEG helper).
+- ``median-aligned`` / ``stacking-reproject`` / ``color-dithered``: ``Median`` with ``align: wcs``,
+  ``Stacking`` in ``reproject`` mode and ``Color Image`` on dithered frames (pointings about ten
+  pixels apart), so every frame but the first is resampled onto the output grid.
 - ``color`` / ``baseline-color``: the real ``Color Image`` operation on the first three frames
   (red, green, blue, display limits given as the front end sends them), beside the reference's
   RGB Stack output step: fits2image's colour TIFF at full size, then the large and small JPEGs,
@@ -78,6 +81,18 @@ def run_stacking(paths: list[Path], out_dir: Path) -> None:
     from data_operations.stacking import Stacking
 
     _run_operation(Stacking, paths, out_dir, stacking_mode="simple")
+
+
+def run_median_aligned(paths: list[Path], out_dir: Path) -> None:
+    from data_operations.median import Median
+
+    _run_operation(Median, paths, out_dir, align="wcs")
+
+
+def run_stacking_reproject(paths: list[Path], out_dir: Path) -> None:
+    from data_operations.stacking import Stacking
+
+    _run_operation(Stacking, paths, out_dir, stacking_mode="reproject")
 
 
 def run_combine(paths: list[Path], out_dir: Path) -> None:
@@ -166,4 +181,7 @@ PIPELINES = {
     "ours": run_ours, "baseline": run_baseline, "floor": run_floor,
     "stacking": run_stacking, "combine": run_combine, "baseline-sum": run_baseline_sum,
     "color": run_color, "baseline-color": run_baseline_color,
+    "median-aligned": run_median_aligned, "stacking-reproject": run_stacking_reproject, "color-dithered": run_color,
 }
+# Pipelines that run on dithered frames (bench/data.py), and what each is compared with in the same run.
+DITHERED_PIPELINES = {"median-aligned": "ours", "stacking-reproject": "ours", "color-dithered": "color"}

@@ -1,7 +1,7 @@
 """Which compiled kernels this process runs: the C fast path, or the numpy/astropy fallback.
 
-The two C modules (``frames/_rice`` and ``kernels/_network``) are built when the install can
-compile them; a machine without a compiler, or a failed build, installs without them. Every
+The C modules (``frames/_rice``, ``frames/_resample`` and ``kernels/_network``) are built when the
+install can compile them; a machine without a compiler, or a failed build, installs without them. Every
 caller asks here for a module and gets ``None`` when it is missing or when the environment
 variable ``DATALAB_PURE_PYTHON_KERNELS`` is true (``1``, ``true``, ``yes`` or ``on``), and then takes
 its numpy path, which gives the same results. The variable is read on every call, so a test (or
@@ -18,6 +18,7 @@ from types import ModuleType
 PURE_PYTHON_VARIABLE = "DATALAB_PURE_PYTHON_KERNELS"
 RICE_MODULE = "data_operations.frames._rice"
 NETWORK_MODULE = "data_operations.kernels._network"
+RESAMPLE_MODULE = "data_operations.frames._resample"
 _TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 
 logger = logging.getLogger(__name__)
@@ -46,4 +47,4 @@ def compiled_module(name: str) -> ModuleType | None:
 
 def compiled_kernels_in_use() -> dict[str, bool]:
     """For diagnostics and tests: which compiled modules the next call would use."""
-    return {name: compiled_module(name) is not None for name in (RICE_MODULE, NETWORK_MODULE)}
+    return {name: compiled_module(name) is not None for name in (RICE_MODULE, NETWORK_MODULE, RESAMPLE_MODULE)}

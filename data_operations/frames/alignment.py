@@ -1,14 +1,18 @@
-"""Aligning frames on the sky: each frame reprojected onto one celestial grid, then read in row bands.
+"""Aligning frames on the sky: each frame resampled onto one celestial grid, a band of rows at a time.
 
-Reprojection needs a whole input frame at once (an output pixel may come from anywhere in it), so
-frames are reprojected one at a time: the frame is read, and its reprojection is written into a
-float32 file under the operation's temp dir through a memmap, a block of output rows at a time
-(``reproject_interp`` on a row slice of the target WCS), then the map is dropped. Combining reads
-row bands of those files with positional reads into one reused buffer rather than through memory
-maps: pages read through a map count as resident memory until unmapped, so mapping 50 aligned
-4096x4096 frames would let residency climb towards their 3 GiB, while plain reads keep it at the
-band size. Peak memory is one input frame plus the reprojection's per-block coordinate arrays
-(sized from the memory budget), and disk use is one float32 grid per frame.
+Where every grid pixel lands in a frame comes from the two WCS (exact at nodes a few dozen pixels
+apart, interpolated in between: ``frames/resample.py``). A band of aligned rows then needs only
+the frame rows it maps onto, so each frame keeps a sliding window of decoded rows (decoded once
+each, through ``FrameStack.read_rows``) and every band is resampled from it in C, on the decoder
+threads, while the previous band is combined: no temporary files, no whole frames in memory. The
+pixels equal ``reproject_interp``'s bilinear reprojection (same conventions; the mapping is within
+~1e-5 pixels of the WCS on distorted frames).
+
+A frame whose pixels already sit on the grid (the reference frame, channels taken at one
+pointing) is read as it is, and so is one placed by pixel position because it has no WCS. Only a
+frame so rotated against the grid that its windows would outgrow the memory budget (a band of
+grid rows crossing most of its rows) is resampled whole first, into a float32 file that bands
+are then read from.
 
 ``AlignedStack`` offers the same reading interface as ``FrameStack`` (``shape``, ``count``,
 ``frames``, ``headers``, ``cropped``, ``bands``), so an operation combines either the same way.
@@ -19,8 +23,10 @@ import math
 import re
 import shutil
 import warnings
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,20 +35,18 @@ from astropy.io import fits
 
 from data_operations.errors import OperationError
 from data_operations.frames.gnomonic import GnomonicProjection
-from data_operations.frames.reader import FrameInfo, FrameStack
+from data_operations.frames.reader import BAND_COPIES, BANDS_AHEAD, FrameInfo, FrameStack, default_decoder_workers
+from data_operations.frames.resample import PixelMapping, RowCoverage, rows_needed
 from data_operations.frames.single import read_image
+from data_operations.kernels.threads import core_count
 
 if TYPE_CHECKING:  # astropy.wcs pulls in astropy.coordinates (~0.15 s): imported where a WCS is made
     from astropy.wcs import WCS
 
 FLOAT32_BYTES = 4
 NO_OVERLAP_MESSAGE = "The frames do not all overlap on the sky; there is no common region."
-# Bytes per output pixel that reproject_interp holds while reprojecting one block of rows:
-# output and input pixel coordinates and the world coordinates between them, in float64.
-REPROJECT_BYTES_PER_PIXEL = 160
-MIN_REPROJECT_ROWS = 16
-# Larger blocks are no faster, and their freed coordinate arrays linger in the heap as resident memory.
-MAX_REPROJECT_BLOCK_BYTES = 32 * 1024 * 1024
+# Rows resampled per step when a frame is resampled whole into a file.
+MATERIALISE_BLOCK_BYTES = 8 * 1024 * 1024
 # An optimal grid larger than this many times the largest frame means frames of different fields.
 MAX_GRID_AREA_FACTOR = 4
 # Pointing differences above this many pixels make unaligned combining worth a warning.
@@ -166,11 +170,38 @@ def _require_wcs(frame: FrameInfo) -> WCS:
 
 
 def optimal_grid(frames: Sequence[FrameInfo]) -> Grid:
-    """One TAN grid covering every frame, at the finest input resolution (north up)."""
-    inputs = [(frame.shape, _require_wcs(frame)) for frame in frames]
-    from reproject.mosaicking import find_optimal_celestial_wcs  # ~0.4 s of imports (dask): only when aligning
+    """One TAN grid covering every frame, at the finest input resolution (north up).
 
-    wcs, shape = find_optimal_celestial_wcs(inputs)
+    The grid ``reproject.mosaicking.find_optimal_celestial_wcs`` chooses (its defaults: the first
+    frame's celestial frame, centred on the mean direction of the frames' reference points, the
+    outer pixel corners all inside), computed here with astropy alone: importing reproject's
+    mosaicking pulls in dask, ~0.4 s on an idle machine.
+    """
+    from astropy.coordinates import SkyCoord
+    from astropy.wcs.utils import (
+        celestial_frame_to_wcs,
+        proj_plane_pixel_scales,
+        skycoord_to_pixel,
+        wcs_to_celestial_frame,
+    )
+
+    inputs = [(frame.shape, _require_wcs(frame)) for frame in frames]
+    sky_frame = wcs_to_celestial_frame(inputs[0][1])
+    corners, references, resolution = [], [], math.inf
+    for (ny, nx), wcs in inputs:
+        corners.append(wcs.pixel_to_world([-0.5, nx - 0.5, nx - 0.5, -0.5],
+                                          [-0.5, -0.5, ny - 0.5, ny - 0.5]).transform_to(sky_frame).frame)
+        references.append(wcs.pixel_to_world(*(wcs.wcs.crpix - 1.0)).transform_to(sky_frame).frame)
+        resolution = min(resolution, *np.abs(proj_plane_pixel_scales(wcs)))  # degrees: CUNIT is deg
+    reference = SkyCoord(SkyCoord(references).cartesian.mean(), frame=sky_frame).spherical
+    wcs = celestial_frame_to_wcs(sky_frame, projection="TAN")
+    wcs.wcs.cunit = ["deg", "deg"]
+    wcs.wcs.crval = (reference.lon.to_value("deg"), reference.lat.to_value("deg"))
+    wcs.wcs.cdelt = (-resolution, resolution)
+    wcs.wcs.crpix = (1.0, 1.0)
+    x, y = skycoord_to_pixel(SkyCoord(corners), wcs, origin=1)
+    wcs.wcs.crpix = ((1 - x.min()) + 0.5, (1 - y.min()) + 0.5)
+    shape = (int(round(y.max() - y.min())), int(round(x.max() - x.min())))
     largest = max(frame.shape[0] * frame.shape[1] for frame in frames)
     if shape[0] * shape[1] > MAX_GRID_AREA_FACTOR * largest:
         raise OperationError("The frames cover too wide an area of sky to stack together; are they of "
@@ -179,14 +210,28 @@ def optimal_grid(frames: Sequence[FrameInfo]) -> Grid:
 
 
 # --- reading aligned frames -----------------------------------------------------------------------
+@dataclass
+class _Placement:
+    """How one frame reaches the grid, and the state of its sliding window while bands are read."""
+
+    mapping: PixelMapping | None  # None: read as it is, by pixel position from the grid's origin
+    coverage: RowCoverage | None
+    box: tuple[int, int, int, int] | None  # (y0, y1, x0, x1) of the grid it covers
+    file: Path | None = None  # resampled whole into this float32 file (region rows x region cols)
+    window: np.ndarray | None = None  # decoded frame rows window_rows[0]:window_rows[1]
+    window_rows: tuple[int, int] = (0, 0)
+    finite_seen: bool = False
+    bands: list[tuple[int, int]] = field(default_factory=list)  # frame rows each band needs
+
+
 class AlignedStack:
-    """Frames reprojected onto one grid, read in row bands like ``FrameStack``.
+    """Frames resampled onto one grid, read in row bands like ``FrameStack``.
 
     Parameters
     ----------
     paths, names : the frames and the names used in messages.
-    workdir : a private directory for the reprojected frames (removed by ``close``).
-    memory_budget_bytes : bounds the reprojection's working memory.
+    workdir : a private directory for frames that must be resampled whole (removed by ``close``).
+    memory_budget_bytes : bounds the band buffers and the frames' row windows together.
     grid : the target grid; default the first frame's own grid (``align: wcs``).
     crop_to_common : keep only the bounding box of the region every frame covers (Stacking).
     unaligned_fallback : place frames without a usable WCS by pixel position instead of failing
@@ -197,63 +242,52 @@ class AlignedStack:
     def __init__(self, paths: Sequence[Path | str], names: Sequence[str] | None = None, *, workdir: Path,
                  memory_budget_bytes: int, grid: Grid | None = None, crop_to_common: bool = False,
                  unaligned_fallback: bool = False, progress: ProgressCallback | None = None):
-        with FrameStack(paths, names) as headers_only:
-            self.frames: list[FrameInfo] = list(headers_only.frames)
+        self._stack = FrameStack(paths, names)
+        self.frames: list[FrameInfo] = list(self._stack.frames)
         self.unaligned: list[str] = []
         self._workdir = Path(workdir)
-        self._workdir.mkdir(parents=True, exist_ok=True)
-        self._paths: list[Path] = []
+        self._budget = int(memory_budget_bytes)
+        self._placements: list[_Placement] = []
         try:
-            if not unaligned_fallback:  # refuse a frame without WCS before any reprojection work
-                for frame in self.frames:
-                    _require_wcs(frame)
-            self.grid = grid if grid is not None else Grid(_require_wcs(self.frames[0]), self.frames[0].shape)
-            coverage = [self._align(index, frame, memory_budget_bytes, progress)
-                        for index, frame in enumerate(self.frames)]
-            self._set_region(coverage, crop_to_common)
+            wcs_list = [celestial_wcs(frame.header) for frame in self.frames]
+            if not unaligned_fallback:  # refuse a frame without WCS before any work
+                for frame, wcs in zip(self.frames, wcs_list, strict=True):
+                    if wcs is None:
+                        _require_wcs(frame)  # raises, naming the frame
+            if grid is None:
+                grid = Grid(wcs_list[0] if wcs_list[0] is not None else _require_wcs(self.frames[0]),
+                            self.frames[0].shape)
+            self.grid = grid
+            self._placements = self._place_all(wcs_list, progress)
+            self._set_region([placement.box for placement in self._placements], crop_to_common)
         except BaseException:
             self.close()
             raise
 
     # --- building ---------------------------------------------------------------------------
-    def _align(self, index: int, frame: FrameInfo, budget: int,
-               progress: ProgressCallback | None) -> tuple[int, int, int, int] | None:
-        """Write frame ``index`` onto the grid; returns the (y0, y1, x0, x1) box it covers, if any."""
+    def _place_all(self, wcs_list: list[WCS | None], progress: ProgressCallback | None) -> list[_Placement]:
+        """Every frame's placement, on one thread per core (the coverage scan runs without the GIL)."""
         total = len(self.frames)
-        if progress:
-            progress(index / total, f"Aligning frame {index + 1} of {total} ({frame.display_name}) on the sky.")
-        wcs = celestial_wcs(frame.header)
-        path = self._workdir / f"aligned-{index:04d}.f32"
-        self._paths.append(path)
-        image, _ = read_image(frame.path, frame.display_name)
-        target = np.memmap(path, dtype=np.float32, mode="w+", shape=self.grid.shape)
-        try:
-            if wcs is None:
-                self.unaligned.append(frame.display_name)
-                _place_by_pixel(image, target)
-            elif _maps_onto_grid(wcs, frame.shape, self.grid):  # already on the grid: copy, no resampling
-                _place_by_pixel(image, target)
-            else:
-                # The map's written pages stay resident until it is dropped: count them too.
-                self._reproject(image, wcs, target, budget - image.nbytes - target.nbytes)
-            target.flush()
-            return _covered_box(target)
-        finally:
-            del target  # unmap, so the written pages leave this process's resident memory
+        self.unaligned = [frame.display_name for frame, wcs in zip(self.frames, wcs_list, strict=True) if wcs is None]
+        threads = min(core_count(), total)
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="align-map") as pool:
+            futures = [pool.submit(self._place, frame, wcs) for frame, wcs in zip(self.frames, wcs_list, strict=True)]
+            placements = []
+            for index, (frame, future) in enumerate(zip(self.frames, futures, strict=True)):
+                if progress:
+                    progress(index / total, f"Aligning frame {index + 1} of {total} ({frame.display_name}) on the sky.")
+                placements.append(future.result())
+        return placements
 
-    def _reproject(self, image: np.ndarray, wcs: WCS, target: np.ndarray, budget: int) -> None:
-        from reproject import reproject_interp
-
-        grid_ny, grid_nx = self.grid.shape
-        block_bytes = min(budget, MAX_REPROJECT_BLOCK_BYTES)
-        rows = max(MIN_REPROJECT_ROWS, block_bytes // max(1, grid_nx * REPROJECT_BYTES_PER_PIXEL))
-        for y0 in range(0, grid_ny, rows):
-            y1 = min(grid_ny, y0 + rows)
-            block_wcs = self.grid.wcs.slice((slice(y0, y1), slice(None)))
-            # No round-trip check: it doubles the cost, and only guards projections that fold over
-            # (all-sky maps), not frames of one field; wcslib already flags points it cannot project.
-            reproject_interp((image, wcs), block_wcs, shape_out=(y1 - y0, grid_nx), order="bilinear",
-                             output_array=target[y0:y1], return_footprint=False, roundtrip_coords=False)
+    def _place(self, frame: FrameInfo, wcs: WCS | None) -> _Placement:
+        """How ``frame`` maps onto the grid and which part of the grid it covers."""
+        if wcs is None or _maps_onto_grid(wcs, frame.shape, self.grid):
+            rows = min(frame.shape[0], self.grid.shape[0])
+            cols = min(frame.shape[1], self.grid.shape[1])
+            return _Placement(mapping=None, coverage=None, box=(0, rows, 0, cols))
+        mapping = PixelMapping.between(self.grid.wcs, self.grid.shape, wcs, frame.shape)
+        coverage = mapping.coverage()
+        return _Placement(mapping=mapping, coverage=coverage, box=coverage.box())
 
     def _set_region(self, coverage: list[tuple[int, int, int, int] | None], crop_to_common: bool) -> None:
         grid_ny, grid_nx = self.grid.shape
@@ -282,9 +316,9 @@ class AlignedStack:
         self.close()
 
     def close(self) -> None:
-        for path in self._paths:
-            path.unlink(missing_ok=True)
-        self._paths = []
+        self._stack.close()
+        for placement in self._placements:
+            placement.window = None
         shutil.rmtree(self._workdir, ignore_errors=True)
 
     @property
@@ -300,36 +334,181 @@ class AlignedStack:
     def headers(self) -> list[fits.Header]:
         return [frame.header for frame in self.frames]
 
-    def bands(self, rows_per_band: int) -> Iterator[tuple[int, int, np.ndarray]]:
-        """Yield ``(y0, y1, band)`` (float32, (N, rows, nx)) over the aligned region; buffer reused."""
+    def bands(self, rows_per_band: int, workers: int | None = None) -> Iterator[tuple[int, int, np.ndarray]]:
+        """Yield ``(y0, y1, band)`` (float32, (N, rows, nx)) over the aligned region; buffers reused.
+
+        Each yielded ``band`` may be overwritten once the caller advances. ``workers`` threads
+        (default: one per core for large stacks, 0 = all in this thread) decode and resample the
+        next bands while the caller combines this one.
+        """
         ny, nx = self.shape
-        grid_nx = self.grid.shape[1]
-        origin_y, origin_x = self._origin
         rows_per_band = max(1, min(int(rows_per_band), ny))
-        buffer = np.empty(self.count * rows_per_band * nx, dtype=np.float32)
-        full_rows = None if nx == grid_nx else np.empty((rows_per_band, grid_nx), dtype=np.float32)
-        handles = [open(path, "rb") for path in self._paths]  # closed in finally
-        try:
-            for y0 in range(0, ny, rows_per_band):
-                y1 = min(ny, y0 + rows_per_band)
-                band = buffer[: self.count * (y1 - y0) * nx].reshape(self.count, y1 - y0, nx)
-                for index, handle in enumerate(handles):
-                    handle.seek((origin_y + y0) * grid_nx * FLOAT32_BYTES)
-                    if full_rows is None:
-                        _read_exactly(handle, band[index])
-                    else:
-                        _read_exactly(handle, full_rows[: y1 - y0])
-                        band[index] = full_rows[: y1 - y0, origin_x:origin_x + nx]
-                yield y0, y1, band
-        finally:
-            for handle in handles:
-                handle.close()
+        starts = list(range(0, ny, rows_per_band))
+        self._plan_windows(starts, rows_per_band)
+        if workers is None:
+            workers = default_decoder_workers(self.count * ny * nx)
+        buffers = [np.empty(self.count * rows_per_band * nx, dtype=np.float32)
+                   for _ in range(BANDS_AHEAD + 1 if workers else 1)]
+
+        def band_view(position: int) -> np.ndarray:
+            y0 = starts[position]
+            y1 = min(ny, y0 + rows_per_band)
+            return buffers[position % len(buffers)][: self.count * (y1 - y0) * nx].reshape(self.count, y1 - y0, nx)
+
+        if not workers:
+            for position, y0 in enumerate(starts):
+                band = band_view(position)
+                for index in range(self.count):
+                    self._fill(index, position, y0, band[index])
+                yield y0, y0 + band.shape[1], band
+        else:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="align") as pool:
+                previous: list[Future | None] = [None] * self.count
+
+                def submit(position: int) -> list[Future]:
+                    band = band_view(position)
+                    futures = []
+                    for index in range(self.count):
+                        # A frame's window moves band after band: each step waits for the one before.
+                        # Tasks leave the pool's queue in order, so the awaited one is already running.
+                        futures.append(pool.submit(self._fill_after, previous[index], index, position,
+                                                   starts[position], band[index]))
+                        previous[index] = futures[-1]
+                    return futures
+
+                pending = deque(submit(position) for position in range(min(BANDS_AHEAD, len(starts))))
+                try:
+                    for position, y0 in enumerate(starts):
+                        for future in pending.popleft():
+                            future.result()
+                        if position + BANDS_AHEAD < len(starts):
+                            pending.append(submit(position + BANDS_AHEAD))
+                        band = band_view(position)
+                        yield y0, y0 + band.shape[1], band
+                finally:  # leaving the pool waits for work already running into the buffers
+                    for futures in pending:
+                        for future in futures:
+                            future.cancel()
+        for index, placement in enumerate(self._placements):
+            placement.window = None
+            if not placement.finite_seen:
+                raise OperationError(f"Frame {self.frames[index].display_name} has no finite pixels "
+                                     "(every value is NaN or infinite).")
+
+    # --- filling bands ----------------------------------------------------------------------
+    def _plan_windows(self, starts: list[int], rows_per_band: int) -> None:
+        """The frame rows each band needs; frames whose windows would not fit are resampled whole."""
+        ny, nx = self.shape
+        origin_y = self._origin[0]
+        windowed: list[tuple[int, int]] = []  # (bytes of the largest window, frame index)
+        for index, placement in enumerate(self._placements):
+            if placement.mapping is None or placement.file is not None:
+                continue
+            frame_ny, frame_nx = self.frames[index].shape
+            placement.bands = [rows_needed(placement.coverage, frame_ny, origin_y + y0,
+                                           origin_y + min(ny, y0 + rows_per_band)) for y0 in starts]
+            largest = max(hi - lo for lo, hi in placement.bands)
+            windowed.append((largest * frame_nx * FLOAT32_BYTES, index))
+        band_bytes = self.count * rows_per_band * nx * FLOAT32_BYTES
+        window_budget = max(0, self._budget - BAND_COPIES * band_bytes) // 2
+        windowed.sort()
+        while windowed and sum(size for size, _ in windowed) > window_budget:
+            _, index = windowed.pop()  # the frame with the largest window
+            self._resample_whole(index)
+
+    def _resample_whole(self, index: int) -> None:
+        """Resample frame ``index`` over the whole region into a float32 file read by bands later."""
+        placement = self._placements[index]
+        frame = self.frames[index]
+        image, _ = read_image(frame.path, frame.display_name)
+        placement.finite_seen = True  # read_image refuses a frame without finite pixels
+        ny, nx = self.shape
+        origin_y, origin_x = self._origin
+        self._workdir.mkdir(parents=True, exist_ok=True)
+        path = self._workdir / f"aligned-{index:04d}.f32"
+        rows = max(1, MATERIALISE_BLOCK_BYTES // (nx * FLOAT32_BYTES))
+        block = np.empty((rows, nx), dtype=np.float32)
+        with open(path, "wb") as handle:
+            for y0 in range(0, ny, rows):
+                y1 = min(ny, y0 + rows)
+                placement.mapping.resample(image, 0, origin_y + y0, origin_x, block[: y1 - y0])
+                handle.write(memoryview(block[: y1 - y0]).cast("B"))
+        placement.file = path
+        placement.bands = []
+
+    def _fill_after(self, before: Future | None, index: int, position: int, y0: int, out: np.ndarray) -> None:
+        if before is not None:
+            before.result()
+        self._fill(index, position, y0, out)
+
+    def _fill(self, index: int, position: int, y0: int, out: np.ndarray) -> None:
+        """Region rows ``y0:y0 + len(out)`` of frame ``index`` on the grid, into ``out``."""
+        placement = self._placements[index]
+        if placement.file is not None:
+            _read_region_rows(placement.file, y0, out, self.frames[index].display_name)
+        elif placement.mapping is None:
+            self._fill_by_pixel(index, y0, out)
+        else:
+            lo, hi = placement.bands[position]
+            self._move_window(index, lo, hi)
+            placement.mapping.resample(placement.window[: hi - lo], lo, self._origin[0] + y0, self._origin[1], out)
+
+    def _fill_by_pixel(self, index: int, y0: int, out: np.ndarray) -> None:
+        """The frame's own pixels at the same positions, NaN where it does not reach."""
+        placement = self._placements[index]
+        frame_ny, frame_nx = self.frames[index].shape
+        origin_y, origin_x = self._origin
+        rows, cols = out.shape
+        first, last = origin_y + y0, min(frame_ny, origin_y + y0 + rows)
+        width = min(frame_nx, origin_x + cols)
+        if last <= first or width <= origin_x:
+            out[...] = np.nan
+            return
+        if origin_x == 0 and width == cols:  # the usual case: decode straight into the band
+            target = out[: last - first]
+            self._stack.read_rows(index, first, last, target)
+        else:
+            decoded = np.empty((last - first, width), dtype=np.float32)
+            self._stack.read_rows(index, first, last, decoded)
+            target = decoded[:, origin_x:]
+            out[: last - first, : width - origin_x] = target
+            out[: last - first, width - origin_x:] = np.nan
+        out[last - first:] = np.nan
+        if not placement.finite_seen:
+            placement.finite_seen = bool(np.isfinite(target).any())
+
+    def _move_window(self, index: int, lo: int, hi: int) -> None:
+        """Make the frame's window hold rows lo:hi, keeping the rows it already has."""
+        placement = self._placements[index]
+        if placement.window is None:
+            largest = max(band_hi - band_lo for band_lo, band_hi in placement.bands)
+            placement.window = np.empty((max(1, largest), self.frames[index].shape[1]), dtype=np.float32)
+            placement.window_rows = (0, 0)
+        window = placement.window
+        old_lo, old_hi = placement.window_rows
+        keep_lo, keep_hi = max(lo, old_lo), min(hi, old_hi)
+        if keep_lo < keep_hi:
+            window[keep_lo - lo:keep_hi - lo] = window[keep_lo - old_lo:keep_hi - old_lo]  # numpy handles overlap
+            missing = [(lo, keep_lo), (keep_hi, hi)]
+        else:
+            missing = [(lo, hi)]
+        for first, last in missing:
+            if first < last:
+                decoded = window[first - lo:last - lo]
+                self._stack.read_rows(index, first, last, decoded)
+                if not placement.finite_seen:
+                    placement.finite_seen = bool(np.isfinite(decoded).any())
+        placement.window_rows = (lo, hi)
 
 
-def _read_exactly(handle, target: np.ndarray) -> None:
-    view = memoryview(target).cast("B")
-    if handle.readinto(view) != len(view):
-        raise OperationError("An aligned frame in the temporary directory was cut short; is the disk full?")
+def _read_region_rows(path: Path, y0: int, out: np.ndarray, name: str) -> None:
+    """Rows ``y0:y0 + len(out)`` of a resampled frame file (as wide as ``out``)."""
+    view = memoryview(out).cast("B")
+    with open(path, "rb", buffering=0) as handle:
+        handle.seek(y0 * out.shape[1] * FLOAT32_BYTES)
+        if handle.readinto(view) != len(view):
+            raise OperationError(f"The aligned copy of frame {name} in the temporary directory was cut short; "
+                                 "is the disk full?")
 
 
 def _maps_onto_grid(wcs: WCS, shape: tuple[int, int], grid: Grid) -> bool:
@@ -337,8 +516,8 @@ def _maps_onto_grid(wcs: WCS, shape: tuple[int, int], grid: Grid) -> bool:
     ``ON_GRID_TOLERANCE_PIXELS``), as for the reference frame itself or channels taken at one pointing.
 
     Checked on a 5x5 lattice across the frame, so a rotation, scale or distortion difference shows.
-    Such a frame is copied instead of resampled: the same pixels, minus the cost and the slight
-    smoothing of interpolating at whole-pixel positions.
+    Such a frame is read as it is instead of resampled: the same pixels, minus the cost and the
+    slight smoothing of interpolating at whole-pixel positions.
     """
     if tuple(shape) != tuple(grid.shape):
         return False
@@ -351,28 +530,3 @@ def _maps_onto_grid(wcs: WCS, shape: tuple[int, int], grid: Grid) -> bool:
         return False
     offsets = np.hypot(np.asarray(x) - xs.ravel(), np.asarray(y) - ys.ravel())
     return bool(np.all(np.isfinite(offsets)) and offsets.max() <= ON_GRID_TOLERANCE_PIXELS)
-
-
-def _place_by_pixel(image: np.ndarray, target: np.ndarray) -> None:
-    """Copy ``image`` onto the grid from the origin, NaN where it does not reach."""
-    target[...] = np.nan
-    rows = min(image.shape[0], target.shape[0])
-    cols = min(image.shape[1], target.shape[1])
-    target[:rows, :cols] = image[:rows, :cols]
-
-
-def _covered_box(target: np.ndarray) -> tuple[int, int, int, int] | None:
-    """(y0, y1, x0, x1) of the finite pixels of ``target``, read in blocks; None if there are none."""
-    ny, nx = target.shape
-    rows_with_data = np.zeros(ny, dtype=bool)
-    cols_with_data = np.zeros(nx, dtype=bool)
-    step = max(1, (16 << 20) // max(1, nx * FLOAT32_BYTES))
-    for y0 in range(0, ny, step):
-        finite = np.isfinite(target[y0:y0 + step])
-        rows_with_data[y0:y0 + step] = finite.any(axis=1)
-        cols_with_data |= finite.any(axis=0)
-    if not rows_with_data.any():
-        return None
-    rows = np.flatnonzero(rows_with_data)
-    cols = np.flatnonzero(cols_with_data)
-    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1

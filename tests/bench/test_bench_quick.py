@@ -3,8 +3,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pytest
+from astropy.io import fits
+
 from bench.__main__ import build_parser
-from bench.data import frame_path
+from bench.data import DITHER_PIXELS, frame_path
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,3 +40,26 @@ def test_common_options_go_before_or_after_the_command():
     assert (before.runs, before.settle) == (1, 0.0)
     assert (after.runs, after.settle) == (1, 0.0)
     assert (default.runs, default.settle) == (3, 15.0)
+
+
+def test_aligned_pipelines_run_on_dithered_frames_and_report_their_ratio(tmp_path):
+    pipelines = ["ours", "median-aligned", "stacking-reproject", "color", "color-dithered"]
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "--runs", "1", "--settle", "0", "--data-dir", str(tmp_path), "run", "--quick",
+         "--pipelines", ",".join(pipelines)],
+        cwd=ROOT, capture_output=True, text=True, timeout=240,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [line.split("|") for line in result.stdout.splitlines() if line.startswith("| 3x256 |")]
+    assert [row[2].strip() for row in rows] == pipelines
+    notes = [line for line in result.stdout.splitlines() if line.startswith("3x256: ")]
+    assert [note.split(" (")[0] for note in notes] == ["3x256: median-aligned", "3x256: stacking-reproject",
+                                                       "3x256: color-dithered"]
+    assert all(frame_path(tmp_path, (256, 256), index, dithered=True).exists() for index in range(3))
+    with fits.open(frame_path(tmp_path, (256, 256), 1, dithered=True)) as dithered, \
+            fits.open(frame_path(tmp_path, (256, 256), 1)) as undithered:
+        # The second frame points ~10 pixels away from the first: its CRVAL moved by that much sky.
+        moved = np.hypot((dithered["SCI"].header["CRVAL1"] - undithered["SCI"].header["CRVAL1"])
+                         * np.cos(np.radians(undithered["SCI"].header["CRVAL2"])),
+                         dithered["SCI"].header["CRVAL2"] - undithered["SCI"].header["CRVAL2"])
+    assert moved * 3600 / 0.389 == pytest.approx(np.hypot(*DITHER_PIXELS[1]), rel=1e-6)
