@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 from astropy.io import fits
 from astropy.wcs import WCS
 
@@ -34,7 +35,7 @@ from data_operations.analysis import imaging
 from data_operations.analysis.resample import area_average
 from data_operations.analysis.sky import celestial_wcs, header_json, science_hdu, wcs_summary
 from data_operations.errors import OperationError
-from data_operations.frames.single import read_image
+from data_operations.frames.single import write_image_npy
 from data_operations.products import write_jpeg, zscale_limits
 from datalab.archive.frame_cache import FrameCache
 
@@ -146,11 +147,9 @@ class FrameProducts:
         """The SCI image as a read-only float32 memory map (row 0 = bottom of the sky image)."""
 
         def build(temporary: Path) -> None:
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), open(temporary, "wb") as handle:
                 warnings.simplefilter("ignore")  # astropy's header-fixing chatter; errors come as OperationError
-                image, _ = read_image(self.fits_path, self.label)
-            with open(temporary, "wb") as handle:
-                np.save(handle, image, allow_pickle=False)
+                write_image_npy(self.fits_path, handle, self.label)
 
         return np.load(self._product("pixels.npy", build), mmap_mode="r", allow_pickle=False)
 
@@ -185,15 +184,17 @@ class FrameProducts:
                 image, bins=HISTOGRAM_BINS, limits=imaging.histogram_limits(image, zscale)
             )
             maximum = stats["maximum"]
+            decimals = imaging.display_decimals(stats["max_magnitude"])
             answer = {
-                "data": imaging.finite_list(image, decimals=imaging.display_decimals(stats["max_magnitude"])),
+                # The same values as imaging.finite_list, encoded straight from the array (NaN -> null).
+                "data": np.round(np.asarray(image, dtype=np.float64).ravel(), decimals),
                 "histogram": counts,
                 "bins": centres,
                 "zmin": zscale[0],
                 "zmax": zscale[1],
                 "bitdepth": imaging.bitdepth_for(maximum if maximum is not None else math.nan),
             }
-            temporary.write_bytes(json.dumps(answer, allow_nan=False, separators=(",", ":")).encode())
+            temporary.write_bytes(orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY))
 
         return self._product(f"raw-{max_size}.v{RAW_DATA_FORMAT}.json", build).read_bytes()
 
