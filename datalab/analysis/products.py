@@ -32,11 +32,12 @@ from astropy.wcs import WCS
 
 from data_operations.analysis import catalog as catalog_kernels
 from data_operations.analysis import imaging
-from data_operations.analysis.resample import area_average
+from data_operations.analysis.resample import AreaAverager, area_average
 from data_operations.analysis.sky import celestial_wcs, header_json, science_hdu, wcs_summary
 from data_operations.errors import OperationError
-from data_operations.frames.single import write_image_npy
-from data_operations.products import write_jpeg, zscale_limits
+from data_operations.frames.reader import FrameStack
+from data_operations.frames.single import READ_BAND_BYTES, write_image_npy
+from data_operations.products import write_jpeg
 from datalab.archive.frame_cache import FrameCache
 
 HISTOGRAM_BINS = 100
@@ -159,16 +160,10 @@ class FrameProducts:
 
         def compute() -> dict[str, Any]:
             pixels = self.pixels
-            low, high = zscale_limits(pixels)
-            maximum, magnitude = -math.inf, 0.0
+            statistics = imaging.FrameStatistics(pixels.shape)
             for first in range(0, pixels.shape[0], 512):
-                band = pixels[first:first + 512]
-                finite = band[np.isfinite(band)]
-                if finite.size:
-                    maximum = max(maximum, float(finite.max()))
-                    magnitude = max(magnitude, float(np.abs(finite).max()))
-            return {"zscale": [low, high], "maximum": maximum if math.isfinite(maximum) else None,
-                    "max_magnitude": magnitude}
+                statistics.add(first, pixels[first:first + 512])
+            return statistics.result()
 
         return self._json_product("stats.json", compute)
 
@@ -177,8 +172,8 @@ class FrameProducts:
         """The encoded ``raw-data`` answer: area-averaged ``max_size`` square image, top row first."""
 
         def build(temporary: Path) -> None:
-            stats = self.stats
-            image = area_average(self.pixels, (max_size, max_size))[::-1]
+            stats, image = self._stats_and_average((max_size, max_size))
+            image = image[::-1]
             zscale = (float(stats["zscale"][0]), float(stats["zscale"][1]))
             counts, centres = imaging.histogram(
                 image, bins=HISTOGRAM_BINS, limits=imaging.histogram_limits(image, zscale)
@@ -197,6 +192,28 @@ class FrameProducts:
             temporary.write_bytes(orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY))
 
         return self._product(f"raw-{max_size}.v{RAW_DATA_FORMAT}.json", build).read_bytes()
+
+    def _stats_and_average(self, shape: tuple[int, int]) -> tuple[dict[str, Any], np.ndarray]:
+        """The frame's stats and its area average onto ``shape``.
+
+        When the pixels are not cached yet, both come from one pass over the decoding frame (the
+        same values as from the pixels): a first look at a frame then costs a decode, not a decode
+        plus writing and re-reading a full-resolution copy. The pixels product is built only when
+        an action needs full resolution.
+        """
+        if "pixels" in self.__dict__ or self.cache.lookup(f"{self.key}.pixels.npy") is not None:
+            return self.stats, area_average(self.pixels, shape)
+        with warnings.catch_warnings(), FrameStack([self.fits_path], [self.label]) as stack:
+            warnings.simplefilter("ignore")  # astropy's header-fixing chatter; errors come as OperationError
+            averager = AreaAverager(stack.shape, shape)
+            statistics = imaging.FrameStatistics(stack.shape)
+            rows = max(1, READ_BAND_BYTES // (stack.shape[1] * 4)) // averager.row_multiple * averager.row_multiple
+            for first, _, band in stack.bands(max(rows, averager.row_multiple)):
+                averager.add(first, band[0])
+                statistics.add(first, band[0])
+        stats = self._json_product("stats.json", statistics.result)
+        self.__dict__["stats"] = stats
+        return stats, averager.result()
 
     def thumbnail(self, width: int, height: int) -> Path:
         """A JPEG of the whole frame fitting in ``width`` x ``height`` (aspect kept), zscale-stretched."""
