@@ -114,8 +114,9 @@ class FrameStatistics:
         finite_mask = np.isfinite(band)
         finite = band if finite_mask.all() else band[finite_mask]
         if finite.size:
-            self.maximum = max(self.maximum, float(finite.max()))
-            self.magnitude = max(self.magnitude, float(np.abs(finite).max()))
+            largest, smallest = float(finite.max()), float(finite.min())
+            self.maximum = max(self.maximum, largest)
+            self.magnitude = max(self.magnitude, abs(largest), abs(smallest))
         grid = band[(-first) % self.step::self.step, ::self.step]
         self.samples.append(grid[np.isfinite(grid)])
 

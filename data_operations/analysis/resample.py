@@ -76,19 +76,22 @@ class AreaAverager:
             self._add_strip(first + offset, data[offset:offset + self.strip_rows])
 
     def _add_strip(self, first: int, data: np.ndarray) -> None:
-        strip = np.asarray(data, dtype=np.float64)
-        finite = np.isfinite(strip)
+        data = np.asarray(data)
+        finite = np.isfinite(data)
         all_finite = bool(finite.all())
+        if self.blocks:
+            cells = slice(first // self.block_rows, -(-(first + data.shape[0]) // self.block_rows))
+            if all_finite:  # the usual case: sums straight from the input, every block full
+                self.totals[cells] += _block_sums(data, self.block_rows, self.block_columns)
+                self.areas[cells] += self.block_rows * self.block_columns
+                return
+            strip = np.where(finite, data, 0.0)
+            self.totals[cells] += _block_sums(strip, self.block_rows, self.block_columns)
+            self.areas[cells] += _block_sums(finite, self.block_rows, self.block_columns)
+            return
+        strip = np.asarray(data, dtype=np.float64)
         if not all_finite:
             strip[~finite] = 0.0
-        if self.blocks:
-            cells = slice(first // self.block_rows, -(-(first + strip.shape[0]) // self.block_rows))
-            self.totals[cells] += _block_sums(strip, self.block_rows, self.block_columns)
-            if all_finite:  # the usual case: every block is full, no need to count
-                self.areas[cells] += self.block_rows * self.block_columns
-            else:
-                self.areas[cells] += _block_sums(finite.astype(np.float64), self.block_rows, self.block_columns)
-            return
         strip_rows = self.row_weights[:, first:first + strip.shape[0]]
         self.totals += strip_rows @ (self.column_weights @ strip.T).T
         self.areas += strip_rows @ (self.column_weights @ finite.astype(np.float64).T).T
@@ -102,8 +105,8 @@ class AreaAverager:
 
 
 def _block_sums(strip: np.ndarray, block_rows: int, block_columns: int) -> np.ndarray:
-    """Sums of ``block_rows`` x ``block_columns`` blocks, as strided whole-array additions (fast in numpy)."""
-    columns = strip[:, 0::block_columns].copy()
+    """Float64 sums of ``block_rows`` x ``block_columns`` blocks, as strided whole-array additions."""
+    columns = strip[:, 0::block_columns].astype(np.float64)  # float64 sums whatever the input's type
     for offset in range(1, block_columns):
         columns += strip[:, offset::block_columns]
     sums = columns[0::block_rows].copy()
