@@ -36,11 +36,13 @@ from data_operations.analysis.resample import AreaAverager, area_average
 from data_operations.analysis.sky import celestial_wcs, header_json, science_hdu, wcs_summary
 from data_operations.errors import OperationError
 from data_operations.frames.reader import FrameStack
-from data_operations.frames.single import READ_BAND_BYTES, write_image_npy
+from data_operations.frames.single import write_image_npy
 from data_operations.products import write_jpeg
 from datalab.archive.frame_cache import FrameCache
 
 HISTOGRAM_BINS = 100
+# Bands of a first look: small, as every buffer's pages are touched for the first time (slow on VMs).
+FIRST_LOOK_BAND_BYTES = 4 * 1024 * 1024
 RAW_DATA_FORMAT = 1  # bump when the encoded raw-data answer changes shape, so old files are not served
 
 
@@ -207,8 +209,9 @@ class FrameProducts:
             warnings.simplefilter("ignore")  # astropy's header-fixing chatter; errors come as OperationError
             averager = AreaAverager(stack.shape, shape)
             statistics = imaging.FrameStatistics(stack.shape)
-            rows = max(1, READ_BAND_BYTES // (stack.shape[1] * 4)) // averager.row_multiple * averager.row_multiple
-            for first, _, band in stack.bands(max(rows, averager.row_multiple)):
+            multiple = averager.row_multiple  # bands start on whole output rows
+            rows = max(multiple, FIRST_LOOK_BAND_BYTES // (stack.shape[1] * 4) // multiple * multiple)
+            for first, _, band in stack.bands(rows):
                 averager.add(first, band[0])
                 statistics.add(first, band[0])
         stats = self._json_product("stats.json", statistics.result)
