@@ -5,6 +5,7 @@
     python -m bench scaling --side 2048 --frames 2,10,50,100,200
     python -m bench run --size 10x4096 --pipelines ours,median-aligned,stacking-reproject,color,color-dithered
     python -m bench warm --size 10x4096            # Median in a warm process, as a worker runs it
+    python -m bench first-look --side 4096         # first raw-data on an uncached frame (bench/first_look.py)
 
 A size is ``NxSIDE`` (N frames of SIDE x SIDE) or ``NxWIDTHxHEIGHT``. Frames come from the project's
 synthetic generator and are cached under ``--data-dir`` (default ``var/bench``). Every run is a
@@ -152,6 +153,36 @@ def command_warm(args: argparse.Namespace) -> None:
     print("\n".join(lines))
 
 
+def command_first_look(args: argparse.Namespace) -> None:
+    """First raw-data on an uncached frame: ours, the previous path and the decode floor, taking turns."""
+    shape = (args.side, args.side)
+    frame = ensure_frames(1, shape, args.data_dir)[0]
+    variants = ["previous", "ours", "floor"]
+    walls: dict[str, list[float]] = {variant: [] for variant in variants}
+    answer_bytes: dict[str, int] = {}
+    for run in range(args.runs):
+        for variant in variants:
+            print(f"first-look {args.side}: {variant} run {run + 1}/{args.runs} ...", file=sys.stderr, flush=True)
+            time.sleep(args.settle)
+            with tempfile.TemporaryDirectory(prefix="bench-first-look-") as cache_dir:
+                output = subprocess.run([sys.executable, "-m", "bench.first_look", variant, str(frame),
+                                         str(args.max_size), cache_dir], check=True, capture_output=True,
+                                        text=True).stdout
+            result = json.loads(output.splitlines()[-1])
+            walls[variant].append(result["wall_s"])
+            answer_bytes[variant] = result["bytes"]
+    median = {variant: statistics.median(values) for variant, values in walls.items()}
+    lines = [_row(["frame", "max_size", "variant", "first raw-data s", "previous/this", "this/floor"]),
+             _row(["---"] * 6)]
+    for variant in variants:
+        lines.append(_row([f"{args.side}x{args.side}", str(args.max_size), variant, f"{median[variant]:.3f}",
+                           f"{median['previous'] / median[variant]:.1f}x",
+                           f"{median[variant] / median['floor']:.1f}x"]))
+    if answer_bytes["ours"] <= 0 or answer_bytes["previous"] <= 0:
+        raise SystemExit("a variant returned an empty answer")
+    print("\n".join(lines))
+
+
 def _add_common_options(parser: argparse.ArgumentParser, with_defaults: bool) -> None:
     def default(value: object) -> object:
         return value if with_defaults else argparse.SUPPRESS
@@ -185,6 +216,11 @@ def build_parser() -> argparse.ArgumentParser:
     warm = commands.add_parser("warm", parents=[common], help="Median cold vs warm (a worker's later operations)")
     warm.add_argument("--size", default="10x4096", help="NxSIDE or NxWIDTHxHEIGHT")
     warm.set_defaults(handler=command_warm)
+    first_look = commands.add_parser("first-look", parents=[common],
+                                     help="first raw-data on an uncached frame: ours vs previous vs decode floor")
+    first_look.add_argument("--side", type=int, default=4096)
+    first_look.add_argument("--max-size", type=int, default=1024)
+    first_look.set_defaults(handler=command_first_look)
     return parser
 
 

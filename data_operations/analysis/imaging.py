@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from data_operations.products.previews import DEFAULT_SAMPLE_SIZE, _sample_step, _zscale_of_sample
+
 JPEG_QUALITY = 90
 STRIP_ROWS = 512  # rows stretched per pass, so a full frame never gets a float64 copy
 
@@ -91,3 +93,35 @@ def finite_list(values: np.ndarray, *, decimals: int | None = None) -> list[floa
     if finite.all():
         return listed
     return [value if ok else None for value, ok in zip(listed, finite.tolist(), strict=True)]
+
+
+class FrameStatistics:
+    """zscale limits and the finite maximum and maximum magnitude of an image fed band by band.
+
+    The zscale sample is the same regular grid :func:`zscale_limits` takes from the whole image
+    (every ``step``-th row and column, in row order), so the limits are the same whether the
+    image is read at once or streamed while it decodes.
+    """
+
+    def __init__(self, shape: tuple[int, int]) -> None:
+        self.step = _sample_step(shape, DEFAULT_SAMPLE_SIZE)
+        self.samples: list[np.ndarray] = []
+        self.maximum = -math.inf
+        self.magnitude = 0.0
+
+    def add(self, first: int, band: np.ndarray) -> None:
+        """Add image rows ``first`` to ``first + len(band)``."""
+        finite_mask = np.isfinite(band)
+        finite = band if finite_mask.all() else band[finite_mask]
+        if finite.size:
+            largest, smallest = float(finite.max()), float(finite.min())
+            self.maximum = max(self.maximum, largest)
+            self.magnitude = max(self.magnitude, abs(largest), abs(smallest))
+        grid = band[(-first) % self.step::self.step, ::self.step]
+        self.samples.append(grid[np.isfinite(grid)])
+
+    def result(self) -> dict:
+        """``zscale`` [low, high], ``maximum`` (None when no finite pixel) and ``max_magnitude``."""
+        low, high = _zscale_of_sample(np.concatenate(self.samples) if self.samples else np.empty(0, np.float32))
+        return {"zscale": [low, high], "maximum": self.maximum if math.isfinite(self.maximum) else None,
+                "max_magnitude": self.magnitude}

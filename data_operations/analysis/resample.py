@@ -38,19 +38,78 @@ def area_average(data: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """
     if data.ndim != 2 or data.size == 0:
         raise ValueError(f"data must be a non-empty 2-D image; got shape {data.shape}.")
-    rows_in, columns_in = data.shape
-    row_weights = overlap_weights(rows_in, shape[0]).tocsc()
-    column_weights = overlap_weights(columns_in, shape[1])
-    totals = np.zeros(shape, dtype=np.float64)
-    areas = np.zeros(shape, dtype=np.float64)
-    for first in range(0, rows_in, STRIP_ROWS):
-        last = min(rows_in, first + STRIP_ROWS)
-        strip = np.asarray(data[first:last], dtype=np.float64)
-        finite = np.isfinite(strip)
-        strip[~finite] = 0.0
-        strip_rows = row_weights[:, first:last]
-        totals += strip_rows @ (column_weights @ strip.T).T
-        areas += strip_rows @ (column_weights @ finite.astype(np.float64).T).T
-    with np.errstate(invalid="ignore", divide="ignore"):
-        averaged = np.where(areas > 1e-9, totals / np.where(areas > 0, areas, 1.0), np.nan)
-    return averaged.astype(np.float32)
+    averager = AreaAverager(data.shape, shape)
+    for first in range(0, data.shape[0], averager.strip_rows):
+        averager.add(first, data[first:first + averager.strip_rows])
+    return averager.result()
+
+
+class AreaAverager:
+    """:func:`area_average` fed strip by strip (top to bottom), e.g. while a frame is decoding.
+
+    Strips must start on a multiple of ``row_multiple`` and hold a multiple of it (the last one may
+    be shorter). When the input is a whole number of output cells in both directions, each cell is
+    a plain block, so the weighted sums reduce to block sums (strided additions, about twice as
+    fast as the sparse products) and the mean of the finite pixels is sum / count.
+    """
+
+    def __init__(self, shape_in: tuple[int, int], shape_out: tuple[int, int]) -> None:
+        rows_in, columns_in = shape_in
+        self.shape_out = (int(shape_out[0]), int(shape_out[1]))
+        self.blocks = (rows_in % self.shape_out[0] == 0 and columns_in % self.shape_out[1] == 0)
+        if self.blocks:
+            self.block_rows, self.block_columns = rows_in // self.shape_out[0], columns_in // self.shape_out[1]
+            self.row_multiple = self.block_rows
+        else:
+            self.row_weights = overlap_weights(rows_in, self.shape_out[0]).tocsc()
+            self.column_weights = overlap_weights(columns_in, self.shape_out[1])
+            self.row_multiple = 1
+        self.strip_rows = max(1, STRIP_ROWS // self.row_multiple) * self.row_multiple
+        self.totals = np.zeros(self.shape_out, dtype=np.float64)
+        self.areas = np.zeros(self.shape_out, dtype=np.float64)
+
+    def add(self, first: int, data: np.ndarray) -> None:
+        """Add input rows ``first`` to ``first + len(data)``."""
+        if first % self.row_multiple:
+            raise ValueError(f"strips must start on a multiple of {self.row_multiple} rows; got {first}.")
+        for offset in range(0, data.shape[0], self.strip_rows):
+            self._add_strip(first + offset, data[offset:offset + self.strip_rows])
+
+    def _add_strip(self, first: int, data: np.ndarray) -> None:
+        data = np.asarray(data)
+        finite = np.isfinite(data)
+        all_finite = bool(finite.all())
+        if self.blocks:
+            cells = slice(first // self.block_rows, -(-(first + data.shape[0]) // self.block_rows))
+            if all_finite:  # the usual case: sums straight from the input, every block full
+                self.totals[cells] += _block_sums(data, self.block_rows, self.block_columns)
+                self.areas[cells] += self.block_rows * self.block_columns
+                return
+            strip = np.where(finite, data, 0.0)
+            self.totals[cells] += _block_sums(strip, self.block_rows, self.block_columns)
+            self.areas[cells] += _block_sums(finite, self.block_rows, self.block_columns)
+            return
+        strip = np.asarray(data, dtype=np.float64)
+        if not all_finite:
+            strip[~finite] = 0.0
+        strip_rows = self.row_weights[:, first:first + strip.shape[0]]
+        self.totals += strip_rows @ (self.column_weights @ strip.T).T
+        self.areas += strip_rows @ (self.column_weights @ finite.astype(np.float64).T).T
+
+    def result(self) -> np.ndarray:
+        """The averaged image, float32 (NaN where no finite pixel fell)."""
+        empty = self.areas <= (0.0 if self.blocks else 1e-9)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            averaged = np.where(empty, np.nan, self.totals / np.where(self.areas > 0, self.areas, 1.0))
+        return averaged.astype(np.float32)
+
+
+def _block_sums(strip: np.ndarray, block_rows: int, block_columns: int) -> np.ndarray:
+    """Float64 sums of ``block_rows`` x ``block_columns`` blocks, as strided whole-array additions."""
+    columns = strip[:, 0::block_columns].astype(np.float64)  # float64 sums whatever the input's type
+    for offset in range(1, block_columns):
+        columns += strip[:, offset::block_columns]
+    sums = columns[0::block_rows].copy()
+    for offset in range(1, block_rows):
+        sums += columns[offset::block_rows]
+    return sums

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -28,3 +29,20 @@ def read_image(path: Path | str, name: str | None = None) -> tuple[np.ndarray, F
         for y0, y1, band in stack.bands(rows):
             image[y0:y1] = band[0]
         return image, dataclasses.replace(stack.frames[0], infinite_count=stack.infinite_counts[0])
+
+
+def write_image_npy(path: Path | str, handle: BinaryIO, name: str | None = None) -> FrameInfo:
+    """Stream the frame's science image into ``handle`` as a float32 ``.npy`` file, band by band.
+
+    The same pixels as :func:`read_image` without holding the whole image in memory: writing each
+    band as it is decoded spares allocating (and first touching) a full-size array.
+    """
+    with FrameStack([path], None if name is None else [name]) as stack:
+        ny, nx = stack.shape
+        header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False,
+                  "shape": (ny, nx)}
+        np.lib.format.write_array_header_1_0(handle, header)
+        rows = max(1, READ_BAND_BYTES // (nx * np.dtype(np.float32).itemsize))
+        for _, _, band in stack.bands(rows):
+            handle.write(band[0].data)
+        return dataclasses.replace(stack.frames[0], infinite_count=stack.infinite_counts[0])

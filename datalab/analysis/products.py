@@ -26,19 +26,23 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 from astropy.io import fits
 from astropy.wcs import WCS
 
 from data_operations.analysis import catalog as catalog_kernels
 from data_operations.analysis import imaging
-from data_operations.analysis.resample import area_average
+from data_operations.analysis.resample import AreaAverager, area_average
 from data_operations.analysis.sky import celestial_wcs, header_json, science_hdu, wcs_summary
 from data_operations.errors import OperationError
-from data_operations.frames.single import read_image
-from data_operations.products import write_jpeg, zscale_limits
+from data_operations.frames.reader import FrameStack
+from data_operations.frames.single import write_image_npy
+from data_operations.products import write_jpeg
 from datalab.archive.frame_cache import FrameCache
 
 HISTOGRAM_BINS = 100
+# Bands of a first look: small, as every buffer's pages are touched for the first time (slow on VMs).
+FIRST_LOOK_BAND_BYTES = 4 * 1024 * 1024
 RAW_DATA_FORMAT = 1  # bump when the encoded raw-data answer changes shape, so old files are not served
 
 
@@ -146,11 +150,9 @@ class FrameProducts:
         """The SCI image as a read-only float32 memory map (row 0 = bottom of the sky image)."""
 
         def build(temporary: Path) -> None:
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), open(temporary, "wb") as handle:
                 warnings.simplefilter("ignore")  # astropy's header-fixing chatter; errors come as OperationError
-                image, _ = read_image(self.fits_path, self.label)
-            with open(temporary, "wb") as handle:
-                np.save(handle, image, allow_pickle=False)
+                write_image_npy(self.fits_path, handle, self.label)
 
         return np.load(self._product("pixels.npy", build), mmap_mode="r", allow_pickle=False)
 
@@ -160,16 +162,10 @@ class FrameProducts:
 
         def compute() -> dict[str, Any]:
             pixels = self.pixels
-            low, high = zscale_limits(pixels)
-            maximum, magnitude = -math.inf, 0.0
+            statistics = imaging.FrameStatistics(pixels.shape)
             for first in range(0, pixels.shape[0], 512):
-                band = pixels[first:first + 512]
-                finite = band[np.isfinite(band)]
-                if finite.size:
-                    maximum = max(maximum, float(finite.max()))
-                    magnitude = max(magnitude, float(np.abs(finite).max()))
-            return {"zscale": [low, high], "maximum": maximum if math.isfinite(maximum) else None,
-                    "max_magnitude": magnitude}
+                statistics.add(first, pixels[first:first + 512])
+            return statistics.result()
 
         return self._json_product("stats.json", compute)
 
@@ -178,24 +174,49 @@ class FrameProducts:
         """The encoded ``raw-data`` answer: area-averaged ``max_size`` square image, top row first."""
 
         def build(temporary: Path) -> None:
-            stats = self.stats
-            image = area_average(self.pixels, (max_size, max_size))[::-1]
+            stats, image = self._stats_and_average((max_size, max_size))
+            image = image[::-1]
             zscale = (float(stats["zscale"][0]), float(stats["zscale"][1]))
             counts, centres = imaging.histogram(
                 image, bins=HISTOGRAM_BINS, limits=imaging.histogram_limits(image, zscale)
             )
             maximum = stats["maximum"]
+            decimals = imaging.display_decimals(stats["max_magnitude"])
             answer = {
-                "data": imaging.finite_list(image, decimals=imaging.display_decimals(stats["max_magnitude"])),
+                # The same values as imaging.finite_list, encoded straight from the array (NaN -> null).
+                "data": np.round(np.asarray(image, dtype=np.float64).ravel(), decimals),
                 "histogram": counts,
                 "bins": centres,
                 "zmin": zscale[0],
                 "zmax": zscale[1],
                 "bitdepth": imaging.bitdepth_for(maximum if maximum is not None else math.nan),
             }
-            temporary.write_bytes(json.dumps(answer, allow_nan=False, separators=(",", ":")).encode())
+            temporary.write_bytes(orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY))
 
         return self._product(f"raw-{max_size}.v{RAW_DATA_FORMAT}.json", build).read_bytes()
+
+    def _stats_and_average(self, shape: tuple[int, int]) -> tuple[dict[str, Any], np.ndarray]:
+        """The frame's stats and its area average onto ``shape``.
+
+        When the pixels are not cached yet, both come from one pass over the decoding frame (the
+        same values as from the pixels): a first look at a frame then costs a decode, not a decode
+        plus writing and re-reading a full-resolution copy. The pixels product is built only when
+        an action needs full resolution.
+        """
+        if "pixels" in self.__dict__ or self.cache.lookup(f"{self.key}.pixels.npy") is not None:
+            return self.stats, area_average(self.pixels, shape)
+        with warnings.catch_warnings(), FrameStack([self.fits_path], [self.label]) as stack:
+            warnings.simplefilter("ignore")  # astropy's header-fixing chatter; errors come as OperationError
+            averager = AreaAverager(stack.shape, shape)
+            statistics = imaging.FrameStatistics(stack.shape)
+            multiple = averager.row_multiple  # bands start on whole output rows
+            rows = max(multiple, FIRST_LOOK_BAND_BYTES // (stack.shape[1] * 4) // multiple * multiple)
+            for first, _, band in stack.bands(rows):
+                averager.add(first, band[0])
+                statistics.add(first, band[0])
+        stats = self._json_product("stats.json", statistics.result)
+        self.__dict__["stats"] = stats
+        return stats, averager.result()
 
     def thumbnail(self, width: int, height: int) -> Path:
         """A JPEG of the whole frame fitting in ``width`` x ``height`` (aspect kept), zscale-stretched."""

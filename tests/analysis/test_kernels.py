@@ -47,6 +47,22 @@ def test_area_average_weights_partial_pixels_and_skips_nans():
     np.testing.assert_allclose(area_average(data, (7, 5)), brute_area_average(data, 7, 5), rtol=1e-5)
 
 
+def test_area_average_of_whole_blocks_skips_nans_across_strips():
+    # 600 rows of blocks 3 high span several strips; blocks are 3 x 2 with NaN and infinite pixels.
+    data = np.random.default_rng(3).normal(800, 40, size=(600, 40)).astype(np.float32)
+    data[250:262, 5:11] = np.nan
+    data[7, 3] = np.inf
+    blocks = data.astype(np.float64).reshape(200, 3, 20, 2)
+    finite = np.isfinite(blocks)
+    counts = finite.sum(axis=(1, 3))
+    with np.errstate(invalid="ignore"):
+        expected = np.where(finite, blocks, 0.0).sum(axis=(1, 3)) / counts
+    expected[counts == 0] = np.nan
+    result = area_average(data, (200, 20))
+    assert np.isnan(result).sum() == (counts == 0).sum() > 0
+    np.testing.assert_allclose(result, expected, rtol=1e-6)
+
+
 def test_area_average_of_an_all_nan_block_is_nan():
     data = np.ones((8, 8), dtype=np.float32)
     data[:4, :4] = np.nan
