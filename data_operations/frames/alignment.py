@@ -23,7 +23,6 @@ import math
 import re
 import shutil
 import warnings
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -35,7 +34,14 @@ from astropy.io import fits
 
 from data_operations.errors import OperationError
 from data_operations.frames.gnomonic import GnomonicProjection
-from data_operations.frames.reader import BAND_COPIES, BANDS_AHEAD, FrameInfo, FrameStack, default_decoder_workers
+from data_operations.frames.reader import (
+    BAND_COPIES,
+    BANDS_AHEAD,
+    FrameInfo,
+    FrameStack,
+    bands_ahead,
+    default_decoder_workers,
+)
 from data_operations.frames.resample import PixelMapping, RowCoverage, rows_needed
 from data_operations.frames.single import read_image
 from data_operations.kernels.threads import core_count
@@ -376,19 +382,7 @@ class AlignedStack:
                         previous[index] = futures[-1]
                     return futures
 
-                pending = deque(submit(position) for position in range(min(BANDS_AHEAD, len(starts))))
-                try:
-                    for position, y0 in enumerate(starts):
-                        for future in pending.popleft():
-                            future.result()
-                        if position + BANDS_AHEAD < len(starts):
-                            pending.append(submit(position + BANDS_AHEAD))
-                        band = band_view(position)
-                        yield y0, y0 + band.shape[1], band
-                finally:  # leaving the pool waits for work already running into the buffers
-                    for futures in pending:
-                        for future in futures:
-                            future.cancel()
+                yield from bands_ahead(starts, submit, band_view)
         for index, placement in enumerate(self._placements):
             placement.window = None
             if not placement.finite_seen:

@@ -17,7 +17,7 @@ import math
 import os
 import threading
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,6 +171,28 @@ def _infinite_to_nan(pixels: np.ndarray) -> int:
     return count
 
 
+
+def bands_ahead(starts: Sequence[int], submit: Callable[[int], list[Future]],
+                band_view: Callable[[int], np.ndarray]) -> Iterator[tuple[int, int, np.ndarray]]:
+    """Yield ``(y0, y1, band)`` in order while ``submit(position)`` fills the next ``BANDS_AHEAD`` bands.
+
+    ``submit`` queues the work that fills band ``position`` and returns its futures; leaving early
+    cancels what has not started (the caller's pool waits for what is already running).
+    """
+    pending = deque(submit(position) for position in range(min(BANDS_AHEAD, len(starts))))
+    try:
+        for position, y0 in enumerate(starts):
+            for future in pending.popleft():
+                future.result()
+            if position + BANDS_AHEAD < len(starts):
+                pending.append(submit(position + BANDS_AHEAD))
+            band = band_view(position)
+            yield y0, y0 + band.shape[1], band
+    finally:
+        for futures in pending:
+            for future in futures:
+                future.cancel()
+
 class FrameStack:
     """N frames opened together, read in row bands over their common region.
 
@@ -304,19 +326,7 @@ class FrameStack:
                 return [pool.submit(self.read_rows, index, y0, y0 + band.shape[1], band[index])
                         for index in range(self.count)]
 
-            pending = deque(submit(position) for position in range(min(BANDS_AHEAD, len(starts))))
-            try:
-                for position, y0 in enumerate(starts):
-                    for future in pending.popleft():
-                        future.result()
-                    if position + BANDS_AHEAD < len(starts):
-                        pending.append(submit(position + BANDS_AHEAD))
-                    band = band_view(position)
-                    yield y0, y0 + band.shape[1], band
-            finally:  # leaving the pool waits for decodes already running into the buffers
-                for futures in pending:
-                    for future in futures:
-                        future.cancel()
+            yield from bands_ahead(starts, submit, band_view)
 
     def read_rows(self, index: int, y0: int, y1: int, out: np.ndarray) -> None:
         """Decode rows y0:y1, columns 0:nx of frame ``index`` into ``out`` (float32, (y1 - y0, nx)).
