@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from data_operations.errors import InputValidationError
-from data_operations.framework import TableDownload, TableFile, TableOperation, TableResult
+from data_operations.framework import TableFile, TableOperation, TableResult
 from data_operations.photometry import output
-from data_operations.photometry.inputs import light_curve_files, source_input, target_of
+from data_operations.photometry.exports import light_curve_downloads
+from data_operations.photometry.inputs import aavso_inputs, light_curve_files, source_input, target_of
 from data_operations.photometry.pixel_series import ApertureSettings, aperture_light_curve
 
 RADII = ("aperture_radius", "annulus_inner_radius", "annulus_outer_radius")
@@ -49,6 +50,7 @@ class AperturePhotometry(TableOperation):
                                        "int"),
             "max_comparisons": _number("Maximum Comparison Stars", "Most comparison stars to calibrate with", 10,
                                        "int"),
+            **aavso_inputs(),
         })
 
     @classmethod
@@ -78,8 +80,7 @@ class AperturePhotometry(TableOperation):
         first = (self.files() or [{}])[0]
         entry["filter"] = first.get("filter") or first.get("primary_optical_element") or \
             frames[0].header.get("FILTER") or "None"
-        table = output.rows_table(entry["light_curve"], meta={"operation": self.name(), "source": target})
-        return TableResult(output_data=[output.finite(entry)],
-                           downloads=[TableDownload(table=table, filename="aperture_photometry.ecsv")],
+        entry = output.finite(entry)
+        return TableResult(output_data=[entry], downloads=light_curve_downloads(self, entry),
                            files=[TableFile(content=picture, filename=f"{name}-diagnostic.jpg", key=name)
                                   for name, picture in images.items()])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -229,6 +230,17 @@ def _validate_choice(operation: str, key: str, spec: dict[str, Any], value: Any)
         _fail(operation, key, f"must be one of {', '.join(map(str, options))}; got '{value}'.")
 
 
+def _validate_string(operation: str, key: str, spec: dict[str, Any], value: Any) -> None:
+    """A free-text input: its options, and the ``max_length`` and ``pattern`` its spec may set."""
+    _validate_choice(operation, key, spec, value)
+    limit = spec.get("max_length")
+    if limit is not None and len(value) > limit:
+        _fail(operation, key, f"must be at most {limit} characters long; got {len(value)}.")
+    pattern = spec.get("pattern")
+    if pattern is not None and not re.fullmatch(pattern, value):
+        _fail(operation, key, f"may hold only {spec.get('pattern_description', 'the characters its pattern allows')}.")
+
+
 def _validate_source(operation: str, key: str, spec: dict[str, Any], value: Any) -> None:
     if not isinstance(value, dict) or not _is_number(value.get("ra")) or not _is_number(value.get("dec")):
         _fail(operation, key, "must be an object with numeric 'ra' and 'dec'.")
@@ -241,6 +253,6 @@ _VALIDATORS = {
     "int": _validate_number,
     "float": _validate_number,
     "select": _validate_choice,
-    "string": _validate_choice,
+    "string": _validate_string,
     "source": _validate_source,
 }

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from data_operations.framework import TableDownload, TableOperation, TableResult
-from data_operations.photometry import output
+from data_operations.framework import TableOperation, TableResult
 from data_operations.photometry.catalog_series import CatalogSeries, catalog_entry, catalog_light_curve
-from data_operations.photometry.inputs import light_curve_files, source_input, target_of
+from data_operations.photometry.exports import light_curve_downloads
+from data_operations.photometry.inputs import aavso_inputs, light_curve_files, source_input, target_of
 
 
 class LightCurve(TableOperation):
@@ -28,7 +28,8 @@ class LightCurve(TableOperation):
 
     @classmethod
     def wizard_description(cls) -> dict[str, Any]:
-        return cls.wizard({"source": source_input(), "input_files": light_curve_files(minimum=cls.minimum_frames)})
+        return cls.wizard({"source": source_input(), "input_files": light_curve_files(minimum=cls.minimum_frames),
+                           **aavso_inputs()})
 
     @classmethod
     def validate_input_data(cls, input_data: Any, *, max_files: int = 500) -> None:
@@ -45,8 +46,4 @@ class LightCurve(TableOperation):
     def measure(self, frames, report) -> TableResult:
         facts, series = self.series(frames, report)
         entry = catalog_entry(series, facts["target"], facts["filter"])
-        return TableResult(output_data=[entry], downloads=[self.download(series)])
-
-    def download(self, series: CatalogSeries) -> TableDownload:
-        table = output.rows_table(series.rows, meta={"operation": self.name(), "source": self.input_data.get("source")})
-        return TableDownload(table=table, filename="light_curve.ecsv")
+        return TableResult(output_data=[entry], downloads=light_curve_downloads(self, entry))

@@ -8,6 +8,7 @@ from __future__ import annotations
 from data_operations.framework import TableResult
 from data_operations.light_curve import LightCurve
 from data_operations.photometry.catalog_series import catalog_entry, period_of
+from data_operations.photometry.exports import light_curve_downloads
 
 
 class VariableStar(LightCurve):
@@ -27,5 +28,5 @@ class VariableStar(LightCurve):
         period, skipped = period_of(series.rows)
         entry = catalog_entry(series, facts["target"], facts["filter"], period=period,
                               series_notes=[skipped] if skipped else [])
-        return TableResult(output_data=[entry], downloads=[self.download(series)],
+        return TableResult(output_data=[entry], downloads=light_curve_downloads(self, entry),
                            warnings=[skipped] if skipped else [])

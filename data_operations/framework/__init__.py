@@ -21,6 +21,7 @@ from data_operations.framework.tables import (
     TableFile,
     TableOperation,
     TableResult,
+    TextDownload,
 )
 
 __all__ = [
@@ -36,4 +37,5 @@ __all__ = [
     "TableFile",
     "TableOperation",
     "TableResult",
+    "TextDownload",
 ]

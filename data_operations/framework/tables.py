@@ -80,6 +80,16 @@ class TableDownload:
 
 
 @dataclass
+class TextDownload:
+    """A text file offered for download (an observation report), linked like a :class:`TableDownload`."""
+
+    text: str
+    filename: str
+    key: str
+    entry: int = 0
+
+
+@dataclass
 class TableFile:
     """Bytes published beside the output data (a diagnostic JPEG), linked at ``[entry][section][key]``."""
 
@@ -96,7 +106,7 @@ class TableResult:
 
     output_data: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    downloads: list[TableDownload] = field(default_factory=list)
+    downloads: list[TableDownload | TextDownload] = field(default_factory=list)
     files: list[TableFile] = field(default_factory=list)
 
 class TableOperation(BaseDataOperation):
@@ -136,9 +146,12 @@ class TableOperation(BaseDataOperation):
                                data_files=data_files)
 
 
-def _write_download(download: TableDownload, context: OperationContext) -> DataFile:
+def _write_download(download: TableDownload | TextDownload, context: OperationContext) -> DataFile:
     path = Path(context.temp_dir) / Path(download.filename).name
-    download.table.write(path, format="ascii.ecsv", overwrite=True)
+    if isinstance(download, TextDownload):
+        path.write_text(download.text, encoding="utf-8")
+    else:
+        download.table.write(path, format="ascii.ecsv", overwrite=True)
     return DataFile(path=path, key=download.key, entry=download.entry)
 
 

@@ -7,6 +7,9 @@ from data_operations.base import fits_input
 from data_operations.errors import InputValidationError
 
 PHOTOMETRY_FILTERS = ["rp", "ip", "gp", "zs"]
+#: One line of printable ASCII without the AAVSO report's delimiter (',') or comment mark ('#').
+REPORT_TEXT = r"[\x20-\x22\x24-\x2b\x2d-\x7e]*"
+REPORT_TEXT_DESCRIPTION = "letters, digits, spaces and punctuation other than ',' and '#', on one line"
 
 
 def light_curve_files(minimum: int = 1) -> dict[str, Any]:
@@ -16,6 +19,27 @@ def light_curve_files(minimum: int = 1) -> dict[str, Any]:
 
 def source_input(description: str = "The star to measure: a name to look up, or RA and Dec in degrees") -> dict:
     return {"name": "Source Star", "description": description, "type": "source", "name_lookup": True}
+
+
+def aavso_inputs() -> dict[str, dict[str, Any]]:
+    """The optional inputs of the AAVSO report every light-curve output offers (blank means the default).
+
+    Their ``max_length`` and ``pattern`` are checked when the operation is created, so a report can
+    never be broken by a delimiter or a line break typed into one of them.
+    """
+    return {
+        "aavso_obscode": {"name": "AAVSO Observer Code", "type": "string", "default": "", "max_length": 10,
+                          "pattern": "[A-Za-z0-9]*", "pattern_description": "letters and digits",
+                          "description": "Your AAVSO observer code for the AAVSO report; blank writes UNKNOWN, to "
+                                         "be replaced before submitting"},
+        "aavso_star_name": {"name": "AAVSO Star Name", "type": "string", "default": "", "max_length": 30,
+                            "pattern": REPORT_TEXT, "pattern_description": REPORT_TEXT_DESCRIPTION,
+                            "description": "The star's AAVSO name or AUID for the AAVSO report; blank uses the "
+                                           "source star's name"},
+        "aavso_chart": {"name": "AAVSO Chart ID", "type": "string", "default": "", "max_length": 20,
+                        "pattern": REPORT_TEXT, "pattern_description": REPORT_TEXT_DESCRIPTION,
+                        "description": "The AAVSO chart (sequence) ID for the AAVSO report; blank writes na"},
+    }
 
 
 def target_of(operation: str, input_data: dict[str, Any]) -> dict[str, Any]:

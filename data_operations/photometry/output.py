@@ -10,6 +10,7 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import astropy.units as u
 import numpy as np
 from astropy.table import Table
 
@@ -27,6 +28,14 @@ UNITS = {
     "aperture_radius": "arcsec", "annulus_inner_radius": "arcsec", "annulus_outer_radius": "arcsec",
     "target_centroid_x": "pixel (0-based, centre)", "target_centroid_y": "pixel (0-based, centre)",
     "target_net_source_counts": "image units (e- for reduced frames)", "zero_point": "mag",
+    "check_star_mag": "mag", "fwhm_arcsec": "arcsec",
+}
+#: The astropy unit of each table column that has one (``UNITS`` says the same in words for the JSON).
+COLUMN_UNITS = {
+    "julian_date": u.day, "bjd_tdb": u.day, "exptime": u.s, "mag": u.mag, "magerr": u.mag, "zero_point": u.mag,
+    "check_star_mag": u.mag, "target_calibrated_apparent_magnitude": u.mag,
+    "target_calibrated_apparent_magnitude_uncertainty": u.mag, "fwhm_arcsec": u.arcsec,
+    "target_centroid_x": u.pix, "target_centroid_y": u.pix,
 }
 
 
@@ -90,8 +99,18 @@ def diagnostics(per_frame: Mapping[str, list[str]], series_notes: Iterable[str])
     return result
 
 
+def _column_kind(present: list[Any], gaps: bool) -> type:
+    """str when any value is text; int for whole numbers without gaps (masked ints would not survive); else float."""
+    if any(isinstance(value, str) for value in present):
+        return str
+    if present and not gaps and all(isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+                                    for value in present):
+        return int
+    return float
+
+
 def rows_table(rows: list[dict[str, Any]], *, meta: Mapping[str, Any] | None = None) -> Table:
-    """The full light curve as a table for the ECSV download (every row key a column, gaps masked)."""
+    """The full light curve as a table for the ECSV download (every row key a column, gaps masked, with units)."""
     columns: list[str] = []
     for row in rows:
         columns.extend(key for key in row if key not in columns)
@@ -99,11 +118,13 @@ def rows_table(rows: list[dict[str, Any]], *, meta: Mapping[str, Any] | None = N
     for name in columns:
         values = [row.get(name) for row in rows]
         missing = [value is None or (isinstance(value, float) and not math.isfinite(value)) for value in values]
-        kind = str if any(isinstance(value, str) for value in values) else float
+        kind = _column_kind([value for value, gap in zip(values, missing, strict=True) if not gap], any(missing))
         filled = [("" if kind is str else 0.0) if gap else kind(value) for value, gap in zip(values, missing,
                                                                                                strict=True)]
         table[name] = np.ma.array(filled, mask=missing)
         if UNITS.get(name):
             table[name].description = UNITS[name]
+        if name in COLUMN_UNITS:
+            table[name].unit = COLUMN_UNITS[name]
     table.meta.update(dict(meta or {}))
     return table
