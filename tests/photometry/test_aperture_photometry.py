@@ -19,9 +19,11 @@ from data_operations.photometry.output import VALIDATION_PREFIX
 from tests.data_operations.conftest import MemoryContext
 from tests.photometry.conftest import items
 from tests.photometry.kit import Star, frame_wcs, make_field, make_series, nightly_epochs
+from tests.photometry.report_reader import parse_report
 
 PERIOD = 0.3127
 RADII = {"aperture_radius": 4.0, "annulus_inner_radius": 8.0, "annulus_outer_radius": 14.0}
+AAVSO = {"aavso_obscode": "TST01", "aavso_chart": "X36483DQK"}
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +43,8 @@ def scene(tmp_path_factory):
     work.mkdir()
     context = MemoryContext({frame.basename: frame.path for frame in frames}, work)
     source = {"name": "V1", "ra": field.ra, "dec": field.dec}
-    result = AperturePhotometry({"source": source, "input_files": items(frames), **RADII}).operate(context)
+    result = AperturePhotometry({"source": source, "input_files": items(frames), **RADII,
+                                 **AAVSO}).operate(context)
     return {"field": field, "frames": frames, "result": result, "variable": variable,
             "wrong_catalog": wrong_catalog, "masked": masked}
 
@@ -113,13 +116,41 @@ def test_output_keeps_the_front_end_contract(scene):
             assert len(fields) == 7
             assert all(field.strip() for field in fields)
             assert abs(float(fields[5]) - float(fields[6])) < 0.1
-    [download] = [item for item in scene["result"].data_files if item.section == "downloads"]
-    assert download.key == "ecsv"
+    downloads = [item for item in scene["result"].data_files if item.section == "downloads"]
+    assert sorted(item.key for item in downloads) == ["aavso", "ecsv"]
     pictures = [item for item in scene["result"].data_files if item.section == "diagnostic_images"]
     assert len(pictures) == 20 and {item.key for item in pictures} <= {frame.basename for frame in frames}
     assert "Diagnostic pictures were made for 20 of the 60 frames, spread over the series." in \
         entry["diagnostics"]["Series"]
     assert len(json.dumps(entry)) < 400_000
+
+
+def test_t22_the_aavso_report_of_the_series(scene):
+    """Every row as an observation: mid-exposure JD, SR, the ensemble and the check star, na where unknown."""
+    [entry] = scene["result"].output_data
+    [report] = [item for item in scene["result"].data_files if item.key == "aavso"]
+    parameters, observations = parse_report(report.path.read_text())
+    assert list(parameters) == ["TYPE", "OBSCODE", "SOFTWARE", "DELIM", "DATE", "OBSTYPE"]
+    assert (parameters["TYPE"], parameters["OBSCODE"], parameters["DATE"], parameters["OBSTYPE"]) == \
+        ("EXTENDED", "TST01", "JD", "CCD")
+    rows = entry["light_curve"]
+    assert len(observations) == len(rows) == 60
+    check = entry["check_star"]
+    for line, row, frame in zip(observations, rows, scene["frames"], strict=True):
+        assert (line["STARID"], line["FILTER"], line["TRANS"], line["MTYPE"]) == ("V1", "SR", "NO", "STD")
+        assert (line["CNAME"], line["CMAG"], line["GROUP"], line["CHART"]) == ("ENSEMBLE", "na", "na", "X36483DQK")
+        assert abs(float(line["DATE"]) - row["julian_date"]) <= 5e-7
+        assert abs(float(line["DATE"]) - frame.mid_jd) <= 1e-6
+        assert "." in line["MAGNITUDE"] and abs(float(line["MAGNITUDE"]) - row["mag"]) <= 5e-4
+        assert abs(float(line["MAGERR"]) - row["magerr"]) <= 5e-4
+        assert line["KNAME"] == check["candidate_id"]
+        assert abs(float(line["KMAG"]) - row["check_star_mag"]) <= 5e-4
+        assert abs(float(line["AMASS"]) - frame.airmass) <= 1e-4
+    # KMAG is the check star's own magnitude: the field star at its position, within its scatter.
+    [truth] = [star for star in scene["field"].stars
+               if abs(star.ra - check["ra"]) < 1e-4 and abs(star.dec - check["dec"]) < 1e-4]
+    kmag = np.array([float(line["KMAG"]) for line in observations])
+    assert abs(np.median(kmag) - truth.mag) <= 3 * check["rms_mag"] + 0.01
 
 
 def test_the_target_centroid_is_on_the_star(scene):
