@@ -4,8 +4,8 @@ The science is one method, :meth:`TableOperation.measure`: from the opened frame
 table as numpy columns, and the science image with its ``BPM``/``ERR`` planes on demand) to rows of
 output data, plus tables offered for download. The framework fetches the files, opens each frame,
 skips an unreadable one with a note naming it (one bad frame of a long series should not lose the
-rest; the science sees those notes in ``skipped_frames``), writes the download tables and reports
-progress.
+rest; the science sees those notes in ``skipped_frames``), writes the downloads (tables as ECSV,
+text as it is) and reports progress.
 """
 from __future__ import annotations
 

@@ -7,6 +7,8 @@
 - ``ensemble``: differential calibration against a shared ensemble of comparison stars.
 - ``period``: Lomb-Scargle on an explicit frequency grid.
 - ``output``: light-curve rows, diagnostics and downloadable tables, always finite JSON.
+- ``aavso``: the AAVSO Extended Format report of a light curve.
+- ``exports``: the downloads of every light-curve output (ECSV and the AAVSO report) in one call.
 
 Pixel convention everywhere: 0-based, pixel centres at integers (astropy and photutils).
 """

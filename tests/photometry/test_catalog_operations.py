@@ -67,11 +67,12 @@ def test_light_curve_rows_come_from_the_catalogue_and_the_header(tmp_path, conte
     assert entry["source"] == source and entry["target_coords"] == source and entry["filter"] == "rp"
     assert entry["flux_fallback"] is False
     assert "period" not in entry
-    [download] = result.data_files
+    download, report = result.data_files
     table = Table.read(download.path, format="ascii.ecsv")
     assert list(table["fits_path"]) == [frame.basename for frame in frames]
     np.testing.assert_allclose(table["mag"], [row["mag"] for row in rows])
     assert (download.key, download.entry) == ("ecsv", 0)
+    assert (report.key, report.entry, report.path.suffix) == ("aavso", 0, ".txt")
 
 
 def test_variable_star_recovers_the_period_from_catalogue_magnitudes(tmp_path, context_for):
