@@ -51,7 +51,7 @@ def band_code(filter_name: str | None) -> str:
 
 
 def _text(value: str | None, limit: int) -> str:
-    """Free text made safe for one field: ASCII, no delimiter, ``#`` or line break, within ``limit``."""
+    """Free text made safe for one field: ASCII, no delimiter, ``#`` or line break, cut to ``limit``; else na."""
     if value is None:
         return MISSING
     cleaned = "".join(ch if 32 <= ord(ch) < 127 and ch not in (DELIMITER, "#") else " " for ch in value)
@@ -84,21 +84,19 @@ def header_lines(header: ReportHeader) -> list[str]:
 
 def observation_line(row: Mapping[str, Any], header: ReportHeader) -> str | None:
     """One row of a light curve as a data line, or None when the row has no magnitude."""
-    magnitude = _number(row.get("mag"), 3)
-    if magnitude == MISSING or _number(row.get("julian_date"), 6) == MISSING:
+    magnitude, date = _number(row.get("mag"), 3), _number(row.get("julian_date"), 6)
+    if MISSING in (magnitude, date):
         return None
-    check_name = _text(header.check_name, NAME_LIMIT) if header.check_name else MISSING
-    check_mag = _number(row.get("check_star_mag"), 3) if header.check_name else MISSING
-    magerr = row.get("magerr")
-    per_frame = {"BJD_TDB": _number(row.get("bjd_tdb"), 6) if row.get("bjd_tdb") is not None else None,
-                 "FRAME": row.get("fits_path")}
+    check_name = _text(header.check_name, NAME_LIMIT)
+    magerr = _number(row.get("magerr"), 3)
+    bjd = _number(row.get("bjd_tdb"), 6)
+    per_frame = {"BJD_TDB": None if bjd == MISSING else bjd, "FRAME": row.get("fits_path")}
     values = {
-        "STARID": _text(header.star_id, STARID_LIMIT), "DATE": _number(row.get("julian_date"), 6),
-        "MAGNITUDE": magnitude, "MAGERR": _number(magerr, 3) if magerr is not None and magerr >= 0 else MISSING,
-        "FILTER": band_code(header.filter_name), "TRANS": "NO", "MTYPE": "STD", "CNAME": ENSEMBLE,
-        "CMAG": MISSING, "KNAME": check_name, "KMAG": check_mag if check_name != MISSING else MISSING,
-        "AMASS": _number(row.get("airmass"), 4), "GROUP": MISSING,
-        "CHART": _text(header.chart, CHART_LIMIT) if header.chart else MISSING,
+        "STARID": _text(header.star_id, STARID_LIMIT), "DATE": date, "MAGNITUDE": magnitude,
+        "MAGERR": MISSING if magerr.startswith("-") else magerr, "FILTER": band_code(header.filter_name),
+        "TRANS": "NO", "MTYPE": "STD", "CNAME": ENSEMBLE, "CMAG": MISSING,
+        "KNAME": check_name, "KMAG": MISSING if check_name == MISSING else _number(row.get("check_star_mag"), 3),
+        "AMASS": _number(row.get("airmass"), 4), "GROUP": MISSING, "CHART": _text(header.chart, CHART_LIMIT),
         "NOTES": _notes({**per_frame, **header.notes}),
     }
     return DELIMITER.join(values[name] for name in FIELDS)

@@ -19,7 +19,7 @@ ROWS = [
     {"julian_date": 2461345.74, "bjd_tdb": 2461345.75, "mag": None, "magerr": None, "airmass": 1.02,
      "check_star_mag": 12.88, "fits_path": "elp1m008-fa05-20261101-0001-e91"},
     # Nothing known of the site: no airmass, no BJD; no error either.
-    {"julian_date": 2461346.5, "bjd_tdb": None, "mag": 14.0, "magerr": None, "airmass": None,
+    {"julian_date": 2461346.5, "bjd_tdb": float("nan"), "mag": 14.0, "magerr": None, "airmass": None,
      "check_star_mag": float("nan"), "fits_path": "elp1m008-fa05-20261101-0002-e91"},
 ]
 
