@@ -2,8 +2,10 @@
 
 One call, :func:`light_curve_downloads`, from the finished output entry: an operation whose entry
 has ``light_curve`` rows, ``source`` and ``filter`` (and, when it measured one, ``check_star``)
-links ``downloads.ecsv`` and ``downloads.aavso`` and takes the AAVSO inputs of
-:func:`~data_operations.photometry.inputs.aavso_inputs` (blank or null means the default).
+links ``downloads.ecsv`` and, when the user gave an AAVSO observer code, ``downloads.aavso``; it
+takes the AAVSO inputs of :func:`~data_operations.photometry.inputs.aavso_inputs` (blank or null
+means the default). Without an observer code there is no report: WebObs attributes every line to
+that code, so a report with a made-up one could only be submitted wrongly.
 """
 from __future__ import annotations
 
@@ -17,9 +19,6 @@ from astropy.coordinates import SkyCoord
 from data_operations.base import BaseDataOperation
 from data_operations.framework.tables import TableDownload, TextDownload
 from data_operations.photometry import aavso, output
-
-#: Written as ``#OBSCODE`` until the user gives an observer code: WebObs refuses it, so it is replaced.
-PLACEHOLDER_OBSCODE = "UNKNOWN"
 
 
 def _software() -> str:
@@ -36,18 +35,26 @@ TABLE_META_KEYS = ("source", "filter", "aperture_radius", "annulus_inner_radius"
 
 
 def light_curve_downloads(operation: BaseDataOperation, entry: Mapping[str, Any]) -> list[TableDownload | TextDownload]:
-    """``downloads.ecsv`` (every row, units and metadata) and ``downloads.aavso`` for one output entry."""
+    """``downloads.ecsv`` (every row, units and metadata) and, given an observer code, ``downloads.aavso``."""
     stem = operation.name().lower().replace(" ", "_")
     rows = entry["light_curve"]
     meta = {"operation": operation.name(), "times": "mid-exposure",
             **{key: entry[key] for key in TABLE_META_KEYS if entry.get(key) is not None}}
-    report = aavso.extended_report(rows, report_header(operation, entry))
-    return [TableDownload(table=output.rows_table(rows, meta=meta), filename=f"{stem}.ecsv"),
-            TextDownload(text=report, filename=f"{stem}_aavso.txt", key="aavso")]
+    downloads: list[TableDownload | TextDownload] = [
+        TableDownload(table=output.rows_table(rows, meta=meta), filename=f"{stem}.ecsv")]
+    header = report_header(operation, entry)
+    if header is not None:
+        downloads.append(TextDownload(text=aavso.extended_report(rows, header), filename=f"{stem}_aavso.txt",
+                                      key="aavso"))
+    return downloads
 
 
-def report_header(operation: BaseDataOperation, entry: Mapping[str, Any]) -> aavso.ReportHeader:
-    """The report's header from the AAVSO inputs, falling back to the placeholder, the source's name, ``na``."""
+def report_header(operation: BaseDataOperation, entry: Mapping[str, Any]) -> aavso.ReportHeader | None:
+    """The report's header from the AAVSO inputs (None without an observer code); the star's name falls back
+    to the source's name, else its position, and the chart to ``na``."""
+    obscode = _given(operation, "aavso_obscode")
+    if obscode is None:
+        return None
     source = entry.get("source") or {}
     check = entry.get("check_star") or {}
     notes: dict[str, Any] = {"OP": operation.name()}
@@ -57,7 +64,7 @@ def report_header(operation: BaseDataOperation, entry: Mapping[str, Any]) -> aav
     if check:
         notes.update({"KRA": f"{check['ra']:.5f}", "KDEC": f"{check['dec']:+.5f}"})
     return aavso.ReportHeader(
-        obscode=_given(operation, "aavso_obscode") or PLACEHOLDER_OBSCODE,
+        obscode=obscode,
         star_id=_given(operation, "aavso_star_name") or (source.get("name") or "").strip() or _position_name(source),
         filter_name=entry.get("filter"), software=SOFTWARE, chart=_given(operation, "aavso_chart"),
         check_name=check.get("candidate_id"), notes=notes)

@@ -30,8 +30,8 @@ def aavso_inputs() -> dict[str, dict[str, Any]]:
     return {
         "aavso_obscode": {"name": "AAVSO Observer Code", "type": "string", "default": "", "max_length": 10,
                           "pattern": "[A-Za-z0-9]*", "pattern_description": "letters and digits",
-                          "description": "Your AAVSO observer code for the AAVSO report; blank writes UNKNOWN, to "
-                                         "be replaced before submitting"},
+                          "description": "Your AAVSO observer code; given, the result offers an AAVSO report "
+                                         "of the light curve"},
         "aavso_star_name": {"name": "AAVSO Star Name", "type": "string", "default": "", "max_length": 30,
                             "pattern": REPORT_TEXT, "pattern_description": REPORT_TEXT_DESCRIPTION,
                             "description": "The star's AAVSO name or AUID for the AAVSO report; blank uses the "

@@ -99,3 +99,16 @@ def test_a_light_curve_in_each_filter_reports_its_band(tmp_path, context_for):
             assert (line["CNAME"], line["CMAG"], line["KNAME"], line["KMAG"], line["CHART"]) == \
                 ("ENSEMBLE", "na", "na", "na", "na")
         assert all(math.isfinite(float(line["MAGERR"])) for line in observations)
+
+
+@pytest.mark.parametrize("obscode", [None, "", "  "])
+def test_without_an_observer_code_there_is_no_report(tmp_path, context_for, obscode):
+    """Every report line is attributed to the observer code, so none is written without one; the ECSV stays."""
+    rng = np.random.default_rng(43)
+    field = make_field(rng, count=4)
+    frames = make_series(tmp_path, field, [2461345.70, 2461345.75], rng, render=False, shape=(96, 96))
+    operation = LightCurve({"source": {"name": "V1", "ra": field.ra, "dec": field.dec},
+                            "input_files": items(frames, "rp"), "aavso_obscode": obscode})
+    result = operation.operate(context_for(frames))
+    keys = [item.key for item in result.data_files]
+    assert "ecsv" in keys and "aavso" not in keys

@@ -44,7 +44,7 @@ def test_light_curve_rows_come_from_the_catalogue_and_the_header(tmp_path, conte
     shuffled = [frames[4], no_catalog, *frames[:4], no_match, *frames[5:]]
     source = {"name": "V1", "ra": field.ra, "dec": field.dec}
 
-    operation = LightCurve({"source": source, "input_files": items(shuffled)})
+    operation = LightCurve({"source": source, "input_files": items(shuffled), "aavso_obscode": "TST01"})
     result = operation.operate(context_for(shuffled))
 
     [entry] = result.output_data

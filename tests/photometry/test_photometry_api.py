@@ -107,11 +107,12 @@ def test_variable_star_renders_everywhere_and_links_its_table(owner, owner_api, 
     frames = make_series(tmp_path, field, nightly_epochs(rng, nights=4, per_night=3, ra=field.ra), rng,
                          render=False, shape=(96, 96), cat_mag_noise=0.01)
     source = {"name": "V1", "ra": field.ra, "dec": field.dec}
-    no_aavso_choices = dict.fromkeys(AAVSO_INPUTS, "")  # the front end's untouched text fields: every default
+    # The front end's text fields untouched but the observer code: every other default.
+    aavso_choices = {**dict.fromkeys(AAVSO_INPUTS, ""), "aavso_obscode": "TST01"}
 
     detail = run_operation(owner_api, session_id, "Variable Star", {"source": source,
                                                                     "input_files": stored(owner, frames),
-                                                                    **no_aavso_choices})
+                                                                    **aavso_choices})
 
     operation_id = detail["id"]
     rendered = strict(owner_api.get(f"/api/datasessions/{session_id}/operations/{operation_id}/"))
@@ -139,7 +140,7 @@ def test_variable_star_renders_everywhere_and_links_its_table(owner, owner_api, 
     assert (table.meta["period"], table.meta["fap"]) == (entry["period"], entry["fap"])
 
     parameters, observations = report_at(entry["downloads"]["aavso"])
-    assert (parameters["OBSCODE"], parameters["DATE"]) == ("UNKNOWN", "JD")
+    assert (parameters["OBSCODE"], parameters["DATE"]) == ("TST01", "JD")
     assert len(observations) == len(frames)
     for line, row, frame in zip(observations, entry["light_curve"], frames, strict=True):
         assert (line["STARID"], line["FILTER"], line["CHART"], line["KNAME"]) == ("V1", "SR", "na", "na")
