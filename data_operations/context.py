@@ -66,6 +66,9 @@ class OperationContext(Protocol):
     def memory_limit_bytes(self) -> int | None:
         """The most memory one operation may use in all (None: no limit); see BaseDataOperation.admit."""
 
+    # Optional: ``gaia_provider``, a data_operations.photometry.gaia.GaiaProvider (cached, with a
+    # deadline) for operations that ask for a Gaia cone; a context without it cannot run them.
+
     @property
     def provenance(self) -> dict[str, Any]:
         """Keys to record in every output header: operation name, id, software version, ..."""

@@ -4,8 +4,9 @@ The science is one method, :meth:`TableOperation.measure`: from the opened frame
 table as numpy columns, and the science image with its ``BPM``/``ERR`` planes on demand) to rows of
 output data, plus tables offered for download. The framework fetches the files, opens each frame,
 skips an unreadable one with a note naming it (one bad frame of a long series should not lose the
-rest; the science sees those notes in ``skipped_frames``), writes the downloads (tables as ECSV,
-text as it is) and reports progress.
+rest; the science sees those notes in ``skipped_frames``), fetches the Gaia stars the science
+asks for (``gaia_cone``) from the context's provider, writes the downloads (tables as ECSV, text
+as it is) and reports progress.
 """
 from __future__ import annotations
 
@@ -25,10 +26,12 @@ from data_operations.frames.single import read_image
 from data_operations.framework.catalog_file import read_frame_catalog
 from data_operations.framework.inputs import fetch_files
 from data_operations.framework.progress import ProgressPlan, ProgressReport
+from data_operations.photometry.gaia import ConeQuery, prepare_cone
 
 CATALOG_EXTENSION = "CAT"
 MASK_EXTENSION, ERROR_EXTENSION = "BPM", "ERR"
-FETCH_WEIGHT, OPEN_WEIGHT, MEASURE_WEIGHT = 0.3, 0.1, 0.6
+FETCH_WEIGHT, OPEN_WEIGHT, MEASURE_WEIGHT, GAIA_WEIGHT = 0.3, 0.1, 0.6, 0.3
+NO_GAIA_PROVIDER = "This server has no Gaia catalogue configured, so operations that need Gaia cannot run here."
 
 @dataclass
 class CatalogFrame:
@@ -40,6 +43,8 @@ class CatalogFrame:
     shape: tuple[int, int]
     #: ``CAT`` columns by name (None when the frame has no catalogue).
     catalog: dict[str, np.ndarray] | None
+    #: The ``fits`` input the frame was given in (operations with several image inputs tell them apart).
+    input_key: str = ""
 
     def image(self) -> np.ndarray:
         """The whole science image as float32 (read when asked, through the project's frame reader)."""
@@ -114,36 +119,64 @@ class TableOperation(BaseDataOperation):
 
     abstract: ClassVar[bool] = True
     input_key: ClassVar[str] = "input_files"
+    #: Several ``fits`` inputs read in this order, when set (each frame records its ``input_key``).
+    input_keys: ClassVar[tuple[str, ...]] = ()
     #: Skip (with a note) frames that have no ``CAT`` table.
     requires_catalog: ClassVar[bool] = False
     #: Frames the framework could not open, by basename, with the reason (set before ``measure``).
     skipped_frames: dict[str, str]
+    #: Prepared Gaia rows of ``gaia_cone()`` (set before ``measure``; None when no cone is asked for).
+    gaia_stars: Table | None = None
+
+    def gaia_cone(self) -> ConeQuery | None:
+        """The Gaia cone the science needs, fetched by the framework before ``measure`` (None: no Gaia)."""
+        return None
 
     @abstractmethod
     def measure(self, frames: list[CatalogFrame], report: ProgressReport) -> TableResult:
         """The science: tables from ``frames`` (in input order); ``report(fraction, message)`` as it goes."""
 
     def operate(self, context: OperationContext) -> OperationResult:
-        plan = ProgressPlan(context, [("fetch", FETCH_WEIGHT), ("open", OPEN_WEIGHT), ("measure", MEASURE_WEIGHT)])
-        inputs = fetch_files(context, self.files(self.input_key), plan.step("fetch"))
+        cone = self.gaia_cone()
+        plan = ProgressPlan(context, [("fetch", FETCH_WEIGHT), ("open", OPEN_WEIGHT),
+                                      *([("gaia", GAIA_WEIGHT)] if cone is not None else []),
+                                      ("measure", MEASURE_WEIGHT)])
+        keys = self.input_keys or (self.input_key,)
+        items = [item for key in keys for item in self.files(key)]
+        item_keys = [key for key in keys for _ in self.files(key)]
+        inputs = fetch_files(context, items, plan.step("fetch"))
         report = plan.step("open")
         frames, notes = [], []
         self.skipped_frames = {}
         for position, (path, basename) in enumerate(zip(inputs.paths, inputs.basenames, strict=True)):
             report(position / len(inputs.paths), f"Opening frame {position + 1} of {len(inputs.paths)}.")
             try:
-                frames.append(open_catalog_frame(path, basename, require_catalog=self.requires_catalog))
+                frames.append(open_catalog_frame(path, basename, require_catalog=self.requires_catalog,
+                                                 input_key=item_keys[position]))
             except OperationError as error:
                 notes.append(f"{basename} was skipped: {error}")
                 self.skipped_frames[basename] = str(error)
         if not frames:
             raise OperationError(f"None of the {len(inputs.paths)} input frames could be used. " + " ".join(notes))
+        if cone is not None:
+            self.gaia_stars = _gaia_stars(context, cone, plan.step("gaia"))
         result = self.measure(frames, plan.step("measure"))
         data_files = [_write_download(download, context) for download in result.downloads]
         data_files += [_write_file(position, item, context) for position, item in enumerate(result.files)]
         plan.done()
         return OperationResult(output_data=result.output_data, warnings=[*notes, *result.warnings],
                                data_files=data_files)
+
+
+def _gaia_stars(context: OperationContext, cone: ConeQuery, report: ProgressReport) -> Table:
+    """The prepared Gaia rows of ``cone`` from the context's provider (cached, with a deadline, by the service)."""
+    provider = getattr(context, "gaia_provider", None)
+    if provider is None:
+        raise OperationError(NO_GAIA_PROVIDER)
+    report(0.0, f"Querying Gaia within {cone.radius_arcmin:g} arcmin of RA {cone.ra:.4f}, Dec {cone.dec:.4f}.")
+    stars = prepare_cone(provider.cone(cone))
+    report(1.0, f"Gaia returned {len(stars)} sources with reliable astrometry.")
+    return stars
 
 
 def _write_download(download: TableDownload | TextDownload, context: OperationContext) -> DataFile:
@@ -160,7 +193,8 @@ def _write_file(position: int, item: TableFile, context: OperationContext) -> Da
     path.write_bytes(item.content)
     return DataFile(path=path, key=item.key, entry=item.entry, section=item.section)
 
-def open_catalog_frame(path: Path, basename: str, *, require_catalog: bool = False) -> CatalogFrame:
+def open_catalog_frame(path: Path, basename: str, *, require_catalog: bool = False,
+                       input_key: str = "") -> CatalogFrame:
     """Open one frame's science header and its ``CAT`` table; OperationError when unusable.
 
     Only the headers and the table are read (``catalog_file``); the science image is read by the
@@ -169,4 +203,5 @@ def open_catalog_frame(path: Path, basename: str, *, require_catalog: bool = Fal
     header, shape, catalog = read_frame_catalog(Path(path), basename, CATALOG_EXTENSION)
     if catalog is None and require_catalog:
         raise OperationError(f"Frame {basename} has no {CATALOG_EXTENSION} source catalogue.")
-    return CatalogFrame(basename=basename, path=Path(path), header=header, shape=shape, catalog=catalog)
+    return CatalogFrame(basename=basename, path=Path(path), header=header, shape=shape, catalog=catalog,
+                        input_key=input_key)
