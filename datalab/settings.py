@@ -248,6 +248,15 @@ ANALYSIS_CACHE_DIR = Path(env.str("ANALYSIS_CACHE_DIR", default=str(VAR_DIR / "a
 ANALYSIS_CACHE_MAX_BYTES = env.int("ANALYSIS_CACHE_MAX_BYTES", default=10 * 1024**3)
 ANALYSIS_CACHE_MAX_AGE_SECONDS = env.int("ANALYSIS_CACHE_MAX_AGE_SECONDS", default=14 * 24 * 3600)
 
+# Gaia DR3 for the HR Diagram: "tap" (the archive's TAP service at GAIA_TAP_URL, each cone cached
+# for GAIA_CACHE_MAX_AGE_SECONDS in output storage) or "fixture:<path of an ECSV file>" (offline work
+# and tests). A query that has not finished within GAIA_TIMEOUT_SECONDS (at most 120) fails with
+# "Gaia archive unavailable"; failures are never cached.
+DATALAB_GAIA_PROVIDER = env.str("DATALAB_GAIA_PROVIDER", default="tap")
+GAIA_TAP_URL = env.str("GAIA_TAP_URL", default="https://gea.esac.esa.int/tap-server/tap")
+GAIA_TIMEOUT_SECONDS = min(env.float("GAIA_TIMEOUT_SECONDS", default=120.0), 120.0)
+GAIA_CACHE_MAX_AGE_SECONDS = env.int("GAIA_CACHE_MAX_AGE_SECONDS", default=30 * 24 * 3600)
+
 # Embedded local archive: a directory of FITS frames served with the archive's frames API.
 LOCAL_ARCHIVE_DIR = Path(env.str("LOCAL_ARCHIVE_DIR", default=str(VAR_DIR / "archive")))
 

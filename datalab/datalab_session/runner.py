@@ -27,10 +27,12 @@ from django.utils import timezone
 import datalab
 from data_operations.base import BaseDataOperation, OperationResult
 from data_operations.errors import OperationError, TransientError
+from data_operations.photometry.gaia import GaiaProvider
 from data_operations.registry import get_operation_class
 from datalab.archive.client import fetch_frame
 from datalab.datalab_session.claims import claim, claim_next
 from datalab.datalab_session.downloads import publish_downloads
+from datalab.datalab_session.gaia import configured_gaia_provider
 from datalab.datalab_session.models import CANCELLED_MESSAGE, DataOperation, OperationStatus, OutputFile
 from datalab.datalab_session.outputs import delete_output_files, publish_output
 from datalab.datalab_session.queue import enqueue_operation
@@ -81,6 +83,11 @@ class WorkerContext:
             "software_version": datalab.__version__,
             "parameters": {k: v for k, v in self.operation.input_data.items() if not isinstance(v, list)},
         }
+
+    @property
+    def gaia_provider(self) -> GaiaProvider:
+        """Gaia cones for the operations that ask for one (see datalab_session.gaia)."""
+        return configured_gaia_provider()
 
     def input_path(self, item: dict[str, Any]) -> Path:
         basename = item["basename"]

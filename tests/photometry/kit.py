@@ -235,3 +235,37 @@ def make_series(directory: Path, field_: Field, times: list[float], rng: np.rand
     return [make_frame(directory, f"{prefix}-{index:04d}-e91", field_, jd, rng,
                        transparency=float(rng.uniform(0, transparency)), **options)
             for index, jd in enumerate(times)]
+
+
+def make_catalog_frame(directory: Path, basename: str, *, ra: float, dec: float, mid_jd: float,
+                       catalog: dict[str, np.ndarray], filter_name: str = "rp", shape: tuple[int, int] = (256, 256),
+                       scale: float = 3.2, exptime: float = 60.0, sky: float = 100.0,
+                       saturate: float = 60000.0) -> FrameTruth:
+    """A frame whose ``CAT`` rows are given (``ra``, ``dec``, ``mag``, ``magerr`` and optionally ``peak``,
+    ``flag``); pixel positions come from the frame's TAN WCS centred on (ra, dec). The image is flat sky:
+    catalogue operations never read it."""
+    pointing = Field(ra, dec, Star(ra, dec, 15.0, name="centre"))
+    wcs = frame_wcs(pointing, shape, scale)
+    x, y = wcs.world_to_pixel_values(np.asarray(catalog["ra"], dtype=float), np.asarray(catalog["dec"], dtype=float))
+    mag = np.asarray(catalog["mag"], dtype=float)
+    flux = 10 ** (-0.4 * (mag - ZP0)) * exptime / 60.0
+    count = mag.size
+    columns = {"x": x + 1, "y": y + 1, "xwin": x + 1, "ywin": y + 1, "ra": catalog["ra"], "dec": catalog["dec"],
+               "flux": flux, "fluxerr": np.sqrt(flux), "mag": mag, "magerr": catalog["magerr"],
+               "peak": catalog.get("peak", np.full(count, 1000.0)), "flag": catalog.get("flag", np.zeros(count)),
+               "fwhm": np.full(count, 2.0 * scale)}
+    formats = {"ra": "D", "dec": "D", "flag": "I"}
+    hdu_columns = [fits.Column(name=name, format=formats.get(name, "E"), array=np.asarray(values))
+                   for name, values in columns.items()]
+    start = Time(mid_jd - exptime / 2 / 86400, format="jd", scale="utc")
+    header = wcs.to_header()
+    header.update({"DATE-OBS": start.isot, "MJD-OBS": start.mjd, "EXPTIME": exptime, "FILTER": filter_name,
+                   "OBJECT": "cluster", "PIXSCALE": scale, "GAIN": 1.0, "RDNOISE": 5.0, "SATURATE": saturate,
+                   **SITE, "SITEID": "elp", "TELID": "1m0a", "INSTRUME": "fa05"})
+    sci = fits.CompImageHDU(np.full(shape, sky, dtype=np.float32), header=header, name="SCI",
+                            compression_type="RICE_1", quantize_level=64)
+    hdus = fits.HDUList([fits.PrimaryHDU(), sci, fits.BinTableHDU.from_columns(hdu_columns, name="CAT")])
+    path = Path(directory) / f"{basename}.fits.fz"
+    hdus.writeto(path, overwrite=True)
+    return FrameTruth(path=path, basename=basename, mid_jd=mid_jd, zero_point=ZP0, airmass=1.0, target_mag=math.nan,
+                      counts={})
