@@ -1,6 +1,8 @@
 """Fixtures shared by the whole suite: users, authenticated API clients, private directories."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -23,6 +25,12 @@ def private_dirs(settings, tmp_path):
     settings.LOCAL_ARCHIVE_DIR = tmp_path / "archive"
     settings.OPERATION_TEMP_DIR = tmp_path / "op_tmp"
     return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def offline_gaia(settings):
+    """Gaia cones come from the synthetic fixture unless a test points the service elsewhere."""
+    settings.DATALAB_GAIA_PROVIDER = f"fixture:{Path(__file__).parent / 'fixtures' / 'gaia_cluster_synthetic.ecsv'}"
 
 
 @pytest.fixture(autouse=True)
