@@ -14,7 +14,7 @@ from astropy.time import Time
 
 from data_operations.base import fits_input
 from data_operations.errors import InputValidationError, OperationError
-from data_operations.framework import TableDownload, TableOperation, TableResult
+from data_operations.framework import CatalogFrame, TableDownload, TableOperation, TableResult
 from data_operations.photometry import output
 from data_operations.photometry.catalog_series import covers
 from data_operations.photometry.cmd import Cluster, band_stars, cmd_table, colour_magnitude
@@ -74,21 +74,32 @@ class HRDiagram(TableOperation):
         cluster = self.cluster()
         return ConeQuery(cluster.ra, cluster.dec, cluster.radius_arcmin)
 
-    def filter_of(self, key: str, frame) -> str:
+    def filter_of(self, key: str, frame: CatalogFrame) -> str:
         item = (self.files(key) or [{}])[0]
         return item.get("filter") or item.get("primary_optical_element") or frame.header.get("FILTER") or ""
 
-    def measure(self, frames, report) -> TableResult:
+    def band_frames(self, frames: list[CatalogFrame]) -> tuple[CatalogFrame, CatalogFrame]:
+        """The blue and the red frame; OperationError naming the band that could not be opened."""
         by_key = {frame.input_key: frame for frame in frames}
         for key, label in ((BLUE, "blue"), (RED, "red")):
             if key not in by_key:
                 reason = next(iter(self.skipped_frames.values()), "it could not be opened.")
                 raise OperationError(f"The {label} band image could not be used: {reason}")
-        blue_frame, red_frame = by_key[BLUE], by_key[RED]
+        return by_key[BLUE], by_key[RED]
+
+    def preflight(self, frames: list[CatalogFrame]) -> None:
+        """Mistyped coordinates and uncalibrated frames fail before Gaia is asked."""
+        blue_frame, red_frame = self.band_frames(frames)
         cluster = self.cluster()
         if not (covers(blue_frame, cluster.ra, cluster.dec) or covers(red_frame, cluster.ra, cluster.dec)):
             raise OperationError("The cluster centre is outside both images; check that the cluster coordinates "
                                  "match your images.")
+        for frame in (blue_frame, red_frame):
+            band_stars(frame.catalog, frame.header, frame.basename)
+
+    def measure(self, frames, report) -> TableResult:
+        blue_frame, red_frame = self.band_frames(frames)
+        cluster = self.cluster()
         blue = band_stars(blue_frame.catalog, blue_frame.header, blue_frame.basename)
         report(0.2, "Finished cataloguing the blue image's stars.")
         red = band_stars(red_frame.catalog, red_frame.header, red_frame.basename)

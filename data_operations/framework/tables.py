@@ -132,6 +132,9 @@ class TableOperation(BaseDataOperation):
         """The Gaia cone the science needs, fetched by the framework before ``measure`` (None: no Gaia)."""
         return None
 
+    def preflight(self, frames: list[CatalogFrame]) -> None:
+        """Refuse frames the science cannot use (OperationError) before slow fetches such as the Gaia cone."""
+
     @abstractmethod
     def measure(self, frames: list[CatalogFrame], report: ProgressReport) -> TableResult:
         """The science: tables from ``frames`` (in input order); ``report(fraction, message)`` as it goes."""
@@ -158,6 +161,7 @@ class TableOperation(BaseDataOperation):
                 self.skipped_frames[basename] = str(error)
         if not frames:
             raise OperationError(f"None of the {len(inputs.paths)} input frames could be used. " + " ".join(notes))
+        self.preflight(frames)
         if cone is not None:
             self.gaia_stars = _gaia_stars(context, cone, plan.step("gaia"))
         result = self.measure(frames, plan.step("measure"))

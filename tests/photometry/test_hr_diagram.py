@@ -241,6 +241,33 @@ def test_no_band_match_is_a_sentence():
                          red_filter="rp")
 
 
-def test_a_cluster_off_both_frames_fails_before_matching(frames, context_for):
-    with pytest.raises(OperationError, match="^The cluster centre is outside both images"):
-        run(frames, context_for, cluster={"ra": truth_of.RA + 1.0, "dec": truth_of.DEC})
+class Counting(FixtureGaiaProvider):
+    def __init__(self):
+        super().__init__(truth_of.FIXTURE)
+        self.calls = 0
+
+    def cone(self, query):
+        self.calls += 1
+        return super().cone(query)
+
+
+def test_a_cluster_off_both_frames_fails_before_gaia_is_asked(frames, context_for):
+    provider = Counting()
+    with pytest.raises(OperationError, match="^The cluster centre is outside both images; check that the cluster "
+                                             "coordinates match your images.$"):
+        run(frames, context_for, provider, cluster={"ra": truth_of.RA + 1.0, "dec": truth_of.DEC})
+    assert provider.calls == 0
+    run(frames, context_for, provider)
+    assert provider.calls == 1
+
+
+def test_an_uncalibrated_frame_fails_before_gaia_is_asked(tmp_path, frames, context_for):
+    blue, _ = frames
+    catalog = {"ra": np.array([truth_of.RA]), "dec": np.array([truth_of.DEC]), "mag": np.array([np.nan]),
+               "magerr": np.array([np.nan])}
+    red = make_catalog_frame(tmp_path, "uncalibrated", ra=truth_of.RA, dec=truth_of.DEC, mid_jd=blue.mid_jd,
+                             catalog=catalog)
+    provider = Counting()
+    with pytest.raises(OperationError, match="^No calibrated sources found in the catalogue of uncalibrated.$"):
+        run((blue, red), context_for, provider)
+    assert provider.calls == 0
