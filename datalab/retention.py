@@ -1,4 +1,4 @@
-"""Retention of what the service keeps on its own: the frame cache, the analysis cache and analysis TIFFs.
+"""Retention of what the service keeps on its own: frame and analysis caches, analysis TIFFs, Gaia cones.
 
 Outputs go with the operations that list them (``datalab_session.signals``); everything here can
 be rebuilt on demand, so it is kept within an age and a size. Every worker applies this
@@ -16,6 +16,7 @@ from django.core.files.storage import default_storage
 from datalab.analysis.actions import ANALYSIS_PRODUCTS_FOLDER
 from datalab.analysis.frames import analysis_cache
 from datalab.archive.client import default_cache
+from datalab.datalab_session.gaia import CACHE_PREFIX as GAIA_CACHE_FOLDER
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ def apply_retention() -> dict[str, int]:
         "analysis cache": len(analysis_cache().evict(max_age_seconds=settings.ANALYSIS_CACHE_MAX_AGE_SECONDS)),
         "analysis products": expire_stored_products(ANALYSIS_PRODUCTS_FOLDER,
                                                     max_age_seconds=settings.ANALYSIS_PRODUCT_MAX_AGE_SECONDS),
+        "gaia cache": expire_stored_products(GAIA_CACHE_FOLDER, max_age_seconds=settings.GAIA_CACHE_MAX_AGE_SECONDS),
     }
     if any(removed.values()):
         logger.info("retention removed %s", ", ".join(f"{count} from the {what}" for what, count in removed.items()))

@@ -2,7 +2,7 @@
 
 Cones from the archive are kept in the service's output storage (local disk or S3), which every
 worker shares and which survives restarts; Redis would lose them and cannot hold tens of thousands
-of rows comfortably.
+of rows comfortably. Retention (``datalab.retention``) deletes entries past GAIA_CACHE_MAX_AGE_SECONDS.
 """
 from __future__ import annotations
 
@@ -24,10 +24,12 @@ class StorageConeStore:
 
     def load(self, key: str) -> bytes | None:
         name = self.name(key)
+        if not default_storage.exists(name):
+            return None
         try:
             with default_storage.open(name, "rb") as handle:
                 return handle.read()
-        except (FileNotFoundError, OSError):
+        except FileNotFoundError:  # removed by retention since exists()
             return None
 
     def save(self, key: str, content: bytes) -> None:

@@ -133,8 +133,15 @@ def test_the_tap_path_returns_the_fixture_columns():
     rows = FixtureGaiaProvider(cluster_field.FIXTURE).cone(CONE)
     rows.remove_column("role")
     fake = FakeTap(rows)
+    store = MemoryConeStore()
     with fake.serving() as url:
-        answer = TapGaiaProvider(url, timeout_seconds=20).cone(CONE)
+        answer = CachedGaiaProvider(TapGaiaProvider(url, timeout_seconds=20), store).cone(CONE)
+        requests_made = list(fake.requests)
+        from_cache = CachedGaiaProvider(TapGaiaProvider(url, timeout_seconds=20), store).cone(CONE)
+    assert fake.requests == requests_made  # the archive's answer, as stored, needs no second query
+    assert list(from_cache["source_id"]) == list(answer["source_id"])
+    np.testing.assert_array_equal(np.ma.getmaskarray(from_cache["r_sdss_mag"]),
+                                  np.ma.getmaskarray(answer["r_sdss_mag"]))
     [query] = fake.queries
     assert "CIRCLE('ICRS', 120.000000, -30.000000, 0.100000)" in query and "g.ruwe < 1.4" in query
     assert "external.gaiaedr3_distance" in query and "gaiadr3.synthetic_photometry_gspc" in query

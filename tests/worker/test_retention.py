@@ -24,8 +24,8 @@ def cached(directory: Path, name: str, *, size: int, age_days: float) -> Path:
     return path
 
 
-def stored_product(name: str, *, age_days: float) -> str:
-    stored = default_storage.save(f"analysis/{name}", ContentFile(b"tif"))
+def stored_product(name: str, *, age_days: float, folder: str = "analysis") -> str:
+    stored = default_storage.save(f"{folder}/{name}", ContentFile(b"tif"))
     made = time.time() - age_days * DAY
     os.utime(default_storage.path(stored), (made, made))
     return stored
@@ -49,14 +49,17 @@ def test_retention_removes_old_and_over_budget_files_and_keeps_the_rest(caches):
     mru = cached(analysis_dir, "mru.npy", size=6_000, age_days=2)
     old_tif = stored_product("old.tif", age_days=9)
     new_tif = stored_product("new.tif", age_days=7)
+    old_cone = stored_product("old.ecsv.gz", age_days=31, folder="gaia-cache")
+    new_cone = stored_product("new.ecsv.gz", age_days=29, folder="gaia-cache")
 
     out = StringIO()
     call_command("apply_retention", stdout=out)
     assert out.getvalue().splitlines() == ["frame cache: 1 file(s) removed", "analysis cache: 1 file(s) removed",
-                                           "analysis products: 1 file(s) removed"]
+                                           "analysis products: 1 file(s) removed", "gaia cache: 1 file(s) removed"]
     assert not old_frame.exists() and recent_frame.exists()
     assert not lru.exists() and mru.exists()
     assert not default_storage.exists(old_tif) and default_storage.exists(new_tif)
+    assert not default_storage.exists(old_cone) and default_storage.exists(new_cone)
 
 
 def test_retention_runs_periodically_in_every_worker():
