@@ -14,8 +14,12 @@ from astropy.table import Table
 
 
 @contextmanager
-def silent_server() -> Iterator[str]:
-    """A TAP URL on 127.0.0.1 whose server accepts connections and never sends a byte."""
+def silent_server(trickle: bool = False) -> Iterator[str]:
+    """A TAP URL on 127.0.0.1 whose server accepts connections and never answers.
+
+    With ``trickle`` it starts an answer and sends one more header byte every 0.2 s, so no single
+    read ever times out.
+    """
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
     listener.listen(16)
@@ -30,6 +34,16 @@ def silent_server() -> Iterator[str]:
             except OSError:
                 continue
             held.append(connection)
+            if trickle:
+                threading.Thread(target=drip, args=(connection,), daemon=True).start()
+
+    def drip(connection: socket.socket) -> None:
+        try:
+            connection.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+            while not stop.wait(0.2):
+                connection.sendall(b"a")
+        except OSError:
+            pass
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()

@@ -109,8 +109,9 @@ def test_the_key_names_the_cone_the_release_and_the_version():
                                                                                                     version=1)
 
 
-def test_an_archive_that_never_answers_fails_within_the_deadline():
-    with silent_server() as url:
+@pytest.mark.parametrize("trickle", [False, True], ids=["silent", "trickling"])
+def test_an_archive_that_never_answers_fails_within_the_deadline(trickle):
+    with silent_server(trickle) as url:
         provider = TapGaiaProvider(url, timeout_seconds=1.5)
         started = time.monotonic()
         with pytest.raises(GaiaUnavailable) as raised:

@@ -2,14 +2,18 @@
 
 pyvo talks to the service through a ``requests`` session whose adapter gives every request a
 connect and read timeout no longer than what is left of the query's deadline, so an archive that
-accepts a connection and never answers costs at most the deadline, never a worker. The query runs
-as an asynchronous job (synchronous queries are capped at a few thousand rows), polled by this
-module rather than pyvo's own wait loop, whose back-off would sleep past the deadline. One retry
-after a short back-off is made when the deadline leaves room for it.
+accepts a connection and never answers costs at most the deadline, never a worker. A server that
+trickles bytes (each read within its timeout) is cut off too: each attempt runs in a helper thread
+that the caller stops waiting for at the deadline. The query runs as an asynchronous job
+(synchronous queries are capped at a few thousand rows), polled by this module rather than pyvo's
+own wait loop, whose back-off would sleep past the deadline. One retry after a short back-off is
+made when the deadline leaves room for it.
 """
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as WaitTimeout
 
 import requests
 from astropy.table import Table
@@ -80,7 +84,7 @@ class TapGaiaProvider:
         reason = "no answer"
         for attempt in range(2):
             try:
-                return self._run(query, deadline)
+                return self._attempt(query, deadline)
             except GaiaUnavailable:
                 raise
             except Exception as error:  # noqa: BLE001 - requests, pyvo and VOTable parsing all mean "unavailable"
@@ -90,6 +94,16 @@ class TapGaiaProvider:
                 continue
             break
         raise GaiaUnavailable(reason)
+
+    def _attempt(self, query: ConeQuery, deadline: float) -> Table:
+        """One query, abandoned at the deadline (its thread ends at its own next timeout)."""
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gaia-tap")
+        try:
+            return executor.submit(self._run, query, deadline).result(timeout=max(deadline - time.monotonic(), 0))
+        except WaitTimeout as error:
+            raise TimeoutError(f"the query did not finish within {self.timeout_seconds:g} s") from error
+        finally:
+            executor.shutdown(wait=False)
 
     def _run(self, query: ConeQuery, deadline: float) -> Table:
         from pyvo.dal import TAPService  # pyvo's import is quick and offline; kept here so tests never need it
