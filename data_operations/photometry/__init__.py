@@ -9,6 +9,10 @@
 - ``output``: light-curve rows, diagnostics and downloadable tables, always finite JSON.
 - ``aavso``: the AAVSO Extended Format report of a light curve.
 - ``exports``: the downloads of every light-curve output (ECSV and the AAVSO report) in one call.
+- ``gaia``: Gaia DR3 cones behind one provider seam (fixture file, TAP with a deadline, durable cache).
+- ``crossmatch``: one-to-one sky matching and proper-motion propagation between epochs.
+- ``membership``: a cluster's proper-motion clump and its parallax and distance windows.
+- ``cmd``: the HR Diagram's colour-magnitude points from two bands' catalogues and Gaia.
 
 Pixel convention everywhere: 0-based, pixel centres at integers (astropy and photutils).
 """
