@@ -271,3 +271,19 @@ def test_an_uncalibrated_frame_fails_before_gaia_is_asked(tmp_path, frames, cont
     with pytest.raises(OperationError, match="^No calibrated sources found in the catalogue of uncalibrated.$"):
         run((blue, red), context_for, provider)
     assert provider.calls == 0
+
+
+def test_a_cone_without_gaia_sources_still_gives_the_diagram(truth, frames):
+    from data_operations.framework.tables import open_catalog_frame
+    opened = [open_catalog_frame(frame.path, frame.basename) for frame in frames]
+    blue, red = (band_stars(frame.catalog, frame.header, frame.basename) for frame in opened)
+    provider = FixtureGaiaProvider(truth_of.FIXTURE)
+    empty = prepare_cone(provider.cone(ConeQuery(truth_of.RA + 5.0, truth_of.DEC, 1.0)))
+    assert len(empty) == 0
+    entry = colour_magnitude(blue, red, empty, Cluster("", truth_of.RA, truth_of.DEC, 6.0),
+                             epoch_jyear=truth_of.EPOCH_JYEAR, blue_filter="gp", red_filter="rp")
+    strict_json(entry)
+    assert (entry["n_gaia_matched"], entry["n_gaia_only"], entry["membership_guess"]) == (0, 0, None)
+    imaged = ~np.isin(np.asarray(truth.image["role"]), ["blue_only", "red_only", "lost", "outside"])
+    assert entry["n_stars"] == len(entry["cmd"]) == int(imaged.sum())
+    assert not any(point["gaia_match"] for point in entry["cmd"])
