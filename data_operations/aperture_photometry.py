@@ -56,7 +56,7 @@ class AperturePhotometry(TableOperation):
     @classmethod
     def validate_input_data(cls, input_data: Any, *, max_files: int = 500) -> None:
         super().validate_input_data(input_data, max_files=max_files)
-        target_of(cls.name(), input_data)
+        cls.validate_target(input_data)
         operation = cls({} if not isinstance(input_data, dict) else input_data)
         radii = [operation.value(key) for key in RADII]
         if not 0 < radii[0] < radii[1] < radii[2]:
@@ -67,16 +67,29 @@ class AperturePhotometry(TableOperation):
                                        "max_comparisons.")
 
     @classmethod
+    def validate_target(cls, input_data: dict[str, Any]) -> None:
+        """Raise InputValidationError unless the inputs name the target (operations that locate it otherwise
+        override this)."""
+        target_of(cls.name(), input_data)
+
+    @classmethod
     def canonical_inputs(cls, input_data: dict[str, Any]) -> dict[str, Any]:
         """The target counts whichever key named it (``source`` or an API client's ``target_positions``)."""
         return {**super().canonical_inputs(input_data), "source": target_of(cls.name(), input_data)}
 
+    def settings(self) -> ApertureSettings:
+        return ApertureSettings(*(float(self.value(key)) for key in RADII),
+                                min_comparisons=int(self.value("min_comparisons")),
+                                max_comparisons=int(self.value("max_comparisons")))
+
     def measure(self, frames, report) -> TableResult:
         target = target_of(self.name(), self.input_data)
-        settings = ApertureSettings(*(float(self.value(key)) for key in RADII),
-                                    min_comparisons=int(self.value("min_comparisons")),
-                                    max_comparisons=int(self.value("max_comparisons")))
-        entry, images = aperture_light_curve(frames, target, settings, report, already_excluded=self.skipped_frames)
+        entry, images = aperture_light_curve(frames, target, self.settings(), report,
+                                             already_excluded=self.skipped_frames)
+        return self.table_result(entry, images, frames)
+
+    def table_result(self, entry: dict[str, Any], images: dict[str, bytes], frames) -> TableResult:
+        """The finished output: the filter named, the downloads and the diagnostic pictures."""
         first = (self.files() or [{}])[0]
         entry["filter"] = first.get("filter") or first.get("primary_optical_element") or \
             frames[0].header.get("FILTER") or "None"

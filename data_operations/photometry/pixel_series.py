@@ -1,14 +1,19 @@
-"""The pixel engine: differential aperture photometry of a fixed target over a series of frames.
+"""The pixel engine: differential aperture photometry of a target over a series of frames.
 
 Per frame, one read of the pixels (with the ``BPM`` and ``ERR`` planes when present) measures the
 target and every comparison candidate at once. Candidates are the frames' catalogued stars seen on
 at least 80 % of the frames (cross-matched within 2.5 arcsec), away from the target and the edges;
 the shared ensemble (``ensemble``) then calibrates the target on the catalogue's magnitude scale.
+
+A moving target has a position per frame (``positions``). Its candidates are every catalogued star
+clustered across all frames (the field may turn over completely along the track); a star is left
+out on the frames where the target passes near it, and the calibration falls back to the evolving
+solve when no ensemble spans the series.
 """
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -21,9 +26,9 @@ from astropy.wcs import WCS
 from data_operations.errors import OperationError
 from data_operations.photometry import output
 from data_operations.photometry.apertures import Measurement, Radii, measure
-from data_operations.photometry.catalog import clean_rows, missing_columns
+from data_operations.photometry.catalog import clean_rows, missing_columns, separation_arcsec
 from data_operations.photometry.catalog_series import period_of
-from data_operations.photometry.ensemble import Calibration, Candidates, calibrate, instrumental
+from data_operations.photometry.ensemble import Calibration, Candidates, calibrate, calibrate_series, instrumental
 from data_operations.photometry.frame_facts import FrameFacts, celestial_wcs, frame_facts
 from data_operations.photometry.overlay import Thumbnail, overlay_jpeg, thumbnail
 from data_operations.photometry.times import series_times
@@ -72,6 +77,8 @@ class UsableFrame:
     facts: FrameFacts
     wcs: WCS
     target_xy: tuple[float, float]
+    #: The target's (ra, dec) on this frame, degrees.
+    target_sky: tuple[float, float]
 
 
 @dataclass
@@ -89,10 +96,13 @@ class CandidateCatalog:
 
 
 def _usable_frames(frames: Sequence[PixelFrameLike], ra: float, dec: float, outer_arcsec: float,
-                   excluded: dict[str, str]) -> list[UsableFrame]:
+                   excluded: dict[str, str],
+                   positions: Mapping[str, tuple[float, float]] | None = None) -> list[UsableFrame]:
     usable = []
     covered_anywhere = False
+    fixed = (ra, dec)
     for frame in frames:
+        ra, dec = positions.get(frame.basename, fixed) if positions else fixed
         wcs = celestial_wcs(frame.header)
         try:
             facts = frame_facts(frame.header, frame.basename, wcs)
@@ -116,12 +126,12 @@ def _usable_frames(frames: Sequence[PixelFrameLike], ra: float, dec: float, oute
         if not (x - margin >= -0.5 and y - margin >= -0.5 and x + margin <= nx - 0.5 and y + margin <= ny - 0.5):
             excluded[frame.basename] = "the target's sky annulus crosses the frame edge"
             continue
-        usable.append(UsableFrame(frame, facts, wcs, (x, y)))
+        usable.append(UsableFrame(frame, facts, wcs, (x, y), (ra, dec)))
     if not covered_anywhere and not usable:
         if not any(reason.startswith("the target is not") for reason in excluded.values()):
             reasons = "; ".join(f"{name}: {why}" for name, why in list(excluded.items())[:5])
             raise OperationError(f"No input frame can be measured ({reasons}).")
-        raise OperationError(f"The target at RA {ra:.5f}, Dec {dec:.5f} lies outside every input frame; "
+        raise OperationError(f"The target at RA {fixed[0]:.5f}, Dec {fixed[1]:.5f} lies outside every input frame; "
                              "choose frames that cover it.")
     if not usable:
         reasons = "; ".join(f"{name}: {why}" for name, why in list(excluded.items())[:5])
@@ -183,14 +193,76 @@ def _candidates(usable: list[UsableFrame], ra: float, dec: float, settings: Aper
                                                                                 isolation[kept], 1e6), notes=notes)
 
 
+def _proximity_arcsec(settings: ApertureSettings) -> float:
+    """How close to the target a comparison star may not be (its light would enter the target's annulus)."""
+    return max(TARGET_PROXIMITY_FACTOR * settings.aperture_radius, settings.annulus_outer_radius)
+
+
+def _clustered_candidates(usable: list[UsableFrame], settings: ApertureSettings) -> CandidateCatalog:
+    """Every star catalogued on any frame, clustered across frames within 2.5 arcsec (one row per frame).
+
+    Catalogue rows near the target on their own frame are left out first, so a moving target never
+    becomes a comparison star. Clusters take their first position; frames are matched in time order.
+    """
+    limit = _proximity_arcsec(settings)
+    frames = len(usable)
+    positions_ra: list[float] = []
+    positions_dec: list[float] = []
+    cells: list[tuple[int, int, float, float]] = []  # (cluster, frame, mag, flux)
+    for column, item in enumerate(usable):
+        catalog = item.frame.catalog
+        keep = clean_rows(catalog)
+        ras, decs = np.asarray(catalog["ra"], float)[keep], np.asarray(catalog["dec"], float)[keep]
+        mags, fluxes = np.asarray(catalog["mag"], float)[keep], np.asarray(catalog["flux"], float)[keep]
+        away = separation_arcsec(ras, decs, *item.target_sky) > limit
+        ras, decs, mags, fluxes = ras[away], decs[away], mags[away], fluxes[away]
+        cluster_of = np.full(ras.size, -1)
+        if positions_ra and ras.size:
+            known = SkyCoord(np.array(positions_ra) * u.deg, np.array(positions_dec) * u.deg)
+            index, separation, _ = SkyCoord(ras * u.deg, decs * u.deg).match_to_catalog_sky(known)
+            taken = np.zeros(len(positions_ra), dtype=bool)
+            for row in np.argsort(separation.arcsec):
+                if separation.arcsec[row] <= CROSSMATCH_ARCSEC and not taken[index[row]]:
+                    taken[index[row]] = True
+                    cluster_of[row] = index[row]
+        for row in np.flatnonzero(cluster_of < 0):
+            cluster_of[row] = len(positions_ra)
+            positions_ra.append(float(ras[row]))
+            positions_dec.append(float(decs[row]))
+        cells.extend((int(cluster), column, float(mag), float(flux))
+                     for cluster, mag, flux in zip(cluster_of, mags, fluxes, strict=True))
+    ra, dec = np.array(positions_ra), np.array(positions_dec)
+    mags_by_frame = np.full((ra.size, frames), np.nan)
+    flux_by_frame = np.full((ra.size, frames), np.nan)
+    for cluster, column, mag, flux in cells:
+        mags_by_frame[cluster, column], flux_by_frame[cluster, column] = mag, flux
+    coverage = np.isfinite(mags_by_frame).sum(axis=1)
+    if ra.size >= 2:
+        coords = SkyCoord(ra * u.deg, dec * u.deg)
+        isolation = coords.match_to_catalog_sky(coords, nthneighbor=2)[1].arcsec
+    else:
+        isolation = np.full(ra.size, 1e6)
+    kept = np.arange(ra.size)
+    notes = []
+    cap = max(MIN_CANDIDATES, MAX_CANDIDATE_MEASUREMENTS // frames)
+    if kept.size > cap:
+        kept = np.sort(np.array(sorted(kept, key=lambda i: (-coverage[i], -isolation[i]))[:cap]))
+        notes.append(f"{ra.size} comparison candidates were found; the {cap} best covered and most isolated "
+                     "were measured.")
+    kept = kept[np.lexsort((dec[kept], ra[kept]))]
+    return CandidateCatalog(
+        ids=[f"cand-{n + 1:03d}" for n in range(kept.size)], ra=ra[kept], dec=dec[kept],
+        reference_mag=np.nanmedian(mags_by_frame[kept], axis=1) if kept.size else np.zeros(0),
+        catalog_flux=flux_by_frame[kept], coverage=coverage[kept], isolation=isolation[kept], notes=notes)
+
+
 def _radii_px(item: UsableFrame, settings: ApertureSettings) -> Radii:
     scale = item.facts.pixel_scale
     return Radii(settings.aperture_radius / scale, settings.annulus_inner_radius / scale,
                  settings.annulus_outer_radius / scale)
 
 
-def _measure_frame(item: UsableFrame, candidates: CandidateCatalog, settings: ApertureSettings,
-                   ra: float, dec: float, *,
+def _measure_frame(item: UsableFrame, candidates: CandidateCatalog, settings: ApertureSettings, *,
                    picture: bool = False) -> tuple[Measurement, Measurement, Thumbnail | None]:
     """The target's and the candidates' measurements on one frame (one read of its pixels)."""
     radii = _radii_px(item, settings)
@@ -198,6 +270,7 @@ def _measure_frame(item: UsableFrame, candidates: CandidateCatalog, settings: Ap
     fwhm_px = (item.facts.fwhm_arcsec / scale) if item.facts.fwhm_arcsec else radii.aperture / 1.5
     sigma = max(fwhm_px / 2.3548, 0.5)
     planes = item.frame.planes()
+    ra, dec = item.target_sky
     x, y = item.wcs.world_to_pixel_values(np.append(candidates.ra, ra), np.append(candidates.dec, dec))
     options = {"bad": planes.bad, "error": planes.error, "gain": item.facts.gain, "read_noise": item.facts.read_noise}
     result = measure(planes.image, x, y, radii, centroid_sigma=sigma, **options)
@@ -211,15 +284,27 @@ def _measure_frame(item: UsableFrame, candidates: CandidateCatalog, settings: Ap
 
 def aperture_light_curve(frames: Sequence[PixelFrameLike], target: dict[str, Any], settings: ApertureSettings,
                          report: Callable[[float, str], None], *,
-                         already_excluded: dict[str, str] | None = None) -> tuple[dict[str, Any], dict[str, bytes]]:
-    """The Aperture Photometry output entry (before ``finite``) and diagnostic JPEGs by frame basename."""
+                         already_excluded: dict[str, str] | None = None,
+                         positions: Mapping[str, tuple[float, float]] | None = None,
+                         series_notes: Sequence[str] = (),
+                         ) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """The Aperture Photometry output entry (before ``finite``) and diagnostic JPEGs by frame basename.
+
+    ``positions`` (ra, dec by frame basename) makes the target a moving one: frames without a
+    position use ``target``'s, rows gain ``target_ra``/``target_dec`` (the measured position) and
+    the calibration is shared-then-evolving over candidates clustered across the whole series.
+    ``series_notes`` (the locator's) open the series-level diagnostics.
+    """
     ra, dec = target["ra"], target["dec"]
+    moving = bool(positions)
     excluded: dict[str, str] = dict(already_excluded or {})
-    usable = _usable_frames(frames, ra, dec, settings.annulus_outer_radius, excluded)
-    times = series_times([item.facts for item in usable], ra, dec)
+    usable = _usable_frames(frames, ra, dec, settings.annulus_outer_radius, excluded, positions)
+    times = series_times([item.facts for item in usable], [item.target_sky[0] for item in usable],
+                         [item.target_sky[1] for item in usable]) if moving \
+        else series_times([item.facts for item in usable], ra, dec)
     order = np.argsort(times.julian_date, kind="stable")
     usable = [usable[i] for i in order]
-    candidates = _candidates(usable, ra, dec, settings)
+    candidates = _clustered_candidates(usable, settings) if moving else _candidates(usable, ra, dec, settings)
     count = len(usable)
     target_rows: list[Measurement] = []
     comp_net = np.full((len(candidates.ids), count), np.nan)
@@ -227,19 +312,28 @@ def aperture_light_curve(frames: Sequence[PixelFrameLike], target: dict[str, Any
     comp_x, comp_y = np.full_like(comp_net, np.nan), np.full_like(comp_net, np.nan)
     pictured = set(np.linspace(0, count - 1, min(count, MAX_DIAGNOSTIC_IMAGES)).round().astype(int).tolist())
     thumbs: dict[int, Thumbnail] = {}
+    attempted = np.ones(comp_net.shape, dtype=bool)
     for column, item in enumerate(usable):
         report(column / count, f"Measuring frame {column + 1} of {count}.")
-        target_measurement, comparisons, thumb = _measure_frame(item, candidates, settings, ra, dec,
+        target_measurement, comparisons, thumb = _measure_frame(item, candidates, settings,
                                                                 picture=column in pictured)
         target_rows.append(target_measurement)
         comp_net[:, column], comp_err[:, column] = comparisons.net, comparisons.error
+        if moving:
+            # A star the target passes near is not a comparison on that frame.
+            near = separation_arcsec(candidates.ra, candidates.dec, *item.target_sky) <= _proximity_arcsec(settings)
+            comp_net[near, column] = comp_err[near, column] = np.nan
+            attempted[:, column] = (comparisons.area > 0) & ~near
         comp_x[:, column], comp_y[:, column] = comparisons.x, comparisons.y
         if thumb is not None:
             thumbs[column] = thumb
     # Frames on which most candidates cannot be measured (clouds, a bad read) are left out.
     measurable = np.isfinite(comp_net) & (comp_net > 0)
     per_frame = measurable.sum(axis=0)
-    good = per_frame >= FRAME_COVERAGE_FRACTION * max(per_frame.max(initial=0), 1)
+    if moving:  # the field changes along the track: compare each frame with the stars it holds
+        good = per_frame >= FRAME_COVERAGE_FRACTION * np.maximum(attempted.sum(axis=0), 1)
+    else:
+        good = per_frame >= FRAME_COVERAGE_FRACTION * max(per_frame.max(initial=0), 1)
     for column in np.flatnonzero(~good):
         excluded[usable[column].frame.basename] = (f"only {per_frame[column]} of {len(candidates.ids)} comparison "
                                                    "candidates could be measured on it")
@@ -252,12 +346,16 @@ def aperture_light_curve(frames: Sequence[PixelFrameLike], target: dict[str, Any
     catalog_flux = candidates.catalog_flux[:, keep]
     target_net = np.array([m.net[0] for m in target_rows])
     target_err = np.array([m.error[0] for m in target_rows])
-    calibration = calibrate(target_net, target_err,
+    calibration = (calibrate_series if moving else calibrate)(target_net, target_err,
                             Candidates(ids=candidates.ids, catalog_mag=candidates.reference_mag, net=comp_net,
                                        error=comp_err, isolation=candidates.isolation),
                             min_comparisons=settings.min_comparisons, max_comparisons=settings.max_comparisons)
     times_kept = [int(order[i]) for i in keep]
     rows = _rows(usable, target_rows, calibration, times, times_kept)
+    if moving:
+        for item, target_measurement, row in zip(usable, target_rows, rows, strict=True):
+            row["target_ra"], row["target_dec"] = (float(v) for v in item.wcs.pixel_to_world_values(
+                target_measurement.x[0], target_measurement.y[0]))
     per_file = _validation(usable, candidates, calibration, comp_net, catalog_flux)
     for item, row in zip(usable, rows, strict=True):
         if row["mag"] is None or not math.isfinite(row["mag"]):
@@ -265,11 +363,12 @@ def aperture_light_curve(frames: Sequence[PixelFrameLike], target: dict[str, Any
                                                  "flux in its aperture, or a masked pixel in it).")
     for name, why in excluded.items():
         per_file.setdefault(name, []).append(f"Excluded: {why.rstrip('.')}.")
-    notes = [f"{name} was excluded: {why.rstrip('.')}." for name, why in excluded.items()]
+    notes = [*series_notes, *(f"{name} was excluded: {why.rstrip('.')}." for name, why in excluded.items())]
     notes += candidates.notes + calibration.notes
     images = {usable[column].frame.basename: overlay_jpeg(
         thumb, (target_rows[column].x[0], target_rows[column].y[0]),
-        [(comp_x[star, column], comp_y[star, column]) for star in calibration.selected],
+        [(comp_x[star, column], comp_y[star, column]) for position, star in enumerate(calibration.selected)
+         if calibration.used is None or calibration.used[position, column]],
         _radii_px(usable[column], settings)) for column, thumb in thumbs.items()}
     if len(images) < len(usable):
         notes.append(f"Diagnostic pictures were made for {len(images)} of the {len(usable)} frames, spread over "
@@ -315,7 +414,8 @@ def _rows(usable: list[UsableFrame], targets: list[Measurement], calibration: Ca
             "target_calibrated_apparent_magnitude": mag,
             "target_calibrated_apparent_magnitude_uncertainty": magerr,
             "mag": mag if math.isfinite(mag) else None, "magerr": magerr if math.isfinite(magerr) else None,
-            "zero_point": calibration.zero_point[column], "n_comparisons": len(calibration.selected),
+            "zero_point": calibration.zero_point[column],
+            "n_comparisons": int(calibration.comparisons_per_frame[column]),
             "check_star_mag": None if calibration.check_mag is None else calibration.check_mag[column],
         })
     return rows
@@ -327,6 +427,8 @@ def _validation(usable: list[UsableFrame], candidates: CandidateCatalog, calibra
     for column, item in enumerate(usable):
         lines = [output.VALIDATION_HEADER]
         for position, star in enumerate(calibration.selected):
+            if calibration.used is not None and not calibration.used[position, column]:
+                continue
             lines.append(output.validation_row(
                 candidates.ids[star], candidates.ra[star], candidates.dec[star], comp_net[star, column],
                 catalog_flux[star, column], calibration.comparison_mag[position, column],

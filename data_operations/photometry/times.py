@@ -40,14 +40,16 @@ def _iso(times: Time) -> list[str]:
     return [f"{value}Z" for value in times.isot]
 
 
-def series_times(facts: Sequence[FrameFacts], ra: float, dec: float) -> SeriesTimes:
-    """Times of every frame towards a fixed target at (``ra``, ``dec``) degrees."""
+def series_times(facts: Sequence[FrameFacts], ra: float | Sequence[float],
+                 dec: float | Sequence[float]) -> SeriesTimes:
+    """Times of every frame towards the target at (``ra``, ``dec``) degrees: one position, or one per frame
+    (a moving target, whose light-travel time and airmass follow it)."""
     count = len(facts)
     mid = Time(np.array([fact.mid_mjd for fact in facts], dtype=float), format="mjd", scale="utc")
     start = Time(np.array([fact.start_mjd for fact in facts], dtype=float), format="mjd", scale="utc")
     bjd = np.full(count, np.nan)
     airmass = np.array([fact.airmass if fact.airmass is not None else np.nan for fact in facts])
-    target = SkyCoord(ra * u.deg, dec * u.deg)
+    target = SkyCoord(np.asarray(ra, dtype=float) * u.deg, np.asarray(dec, dtype=float) * u.deg)
     by_site: dict[Site, list[int]] = defaultdict(list)
     for index, fact in enumerate(facts):
         if fact.site is not None:
@@ -57,11 +59,13 @@ def series_times(facts: Sequence[FrameFacts], ra: float, dec: float) -> SeriesTi
         at_site = Time(mid.mjd[indices], format="mjd", scale="utc", location=location)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", AstropyWarning)
-            bjd[indices] = (at_site.tdb + at_site.light_travel_time(target, kind="barycentric")).jd
+            towards = target if target.isscalar else target[indices]
+            bjd[indices] = (at_site.tdb + at_site.light_travel_time(towards, kind="barycentric")).jd
             missing = [i for i in indices if np.isnan(airmass[i])]
             if missing:
                 frames = Time(mid.mjd[missing], format="mjd", scale="utc")
-                secz = target.transform_to(AltAz(obstime=frames, location=location)).secz.value
+                seen = target if target.isscalar else target[missing]
+                secz = seen.transform_to(AltAz(obstime=frames, location=location)).secz.value
                 airmass[missing] = np.where(np.asarray(secz) >= 1.0, secz, np.nan)
     return SeriesTimes(observation_date=_iso(mid), date_obs=_iso(start), julian_date=np.asarray(mid.jd, dtype=float),
                        bjd_tdb=bjd, airmass=airmass)

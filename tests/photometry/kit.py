@@ -221,12 +221,11 @@ def make_frame(directory: Path, basename: str, field_: Field, mid_jd: float, rng
 
 
 def _sexagesimal(value: float) -> str:
+    """``value`` (hours or degrees) as [-]HH:MM:SS.sss, rounded to the millisecond (never 60 seconds)."""
     sign = "-" if value < 0 else ""
-    value = abs(value)
-    hours = int(value)
-    minutes = int((value - hours) * 60)
-    seconds = (value - hours - minutes / 60) * 3600
-    return f"{sign}{hours:02d}:{minutes:02d}:{seconds:06.3f}"
+    hours, rest = divmod(round(abs(value) * 3_600_000), 3_600_000)
+    minutes, millis = divmod(rest, 60_000)
+    return f"{sign}{hours:02d}:{minutes:02d}:{millis / 1000:06.3f}"
 
 
 def make_series(directory: Path, field_: Field, times: list[float], rng: np.random.Generator, *,
@@ -269,3 +268,68 @@ def make_catalog_frame(directory: Path, basename: str, *, ra: float, dec: float,
     hdus.writeto(path, overwrite=True)
     return FrameTruth(path=path, basename=basename, mid_jd=mid_jd, zero_point=ZP0, airmass=1.0, target_mag=math.nan,
                       counts={})
+
+
+# --- moving targets --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Track:
+    """A moving target's sky track: a known rate and direction, plus an optional curvature in Dec.
+
+    Rates are arcsec per hour on the sky (the RA rate already includes cos Dec); the position at
+    ``jd`` is exact, so tests compare recovered positions with it.
+    """
+
+    ra0: float
+    dec0: float
+    jd0: float
+    ra_rate: float
+    dec_rate: float
+    dec_curvature: float = 0.0  # arcsec per hour squared
+
+    def at(self, jd: float) -> tuple[float, float]:
+        hours = (jd - self.jd0) * 24.0
+        dec = self.dec0 + (self.dec_rate * hours + self.dec_curvature * hours ** 2) / 3600.0
+        return self.ra0 + self.ra_rate * hours / 3600.0 / math.cos(math.radians(self.dec0)), dec
+
+
+def scatter_stars(rng: np.random.Generator, *, ra: float, dec: float, count: int, x_range: tuple[float, float],
+                  y_range: tuple[float, float], mags: tuple[float, float] = (12.5, 15.5),
+                  keep_clear_of_y: float = 0.0, spacing: float = 15.0) -> list[Star]:
+    """``count`` stars in a box of offsets (arcsec) around (ra, dec), ``spacing`` apart, none within
+    ``keep_clear_of_y`` of the line y = 0 (where a moving target runs)."""
+    placed: list[tuple[float, float]] = []
+    stars = []
+    while len(stars) < count:
+        dx, dy = rng.uniform(*x_range), rng.uniform(*y_range)
+        if abs(dy) < keep_clear_of_y or any(math.hypot(dx - px, dy - py) < spacing for px, py in placed):
+            continue
+        placed.append((dx, dy))
+        stars.append(Star(ra + dx / 3600 / math.cos(math.radians(dec)), dec + dy / 3600, float(rng.uniform(*mags)),
+                          name=f"star-{len(stars) + 1:03d}"))
+    return stars
+
+
+def make_moving_series(directory: Path, stars: list[Star], track: Track, times: list[float],
+                       rng: np.random.Generator, *, tracking: str = "non-sidereal", target_mag: float = 14.0,
+                       pointing: tuple[float, float] | None = None, srctype: str = "MINORPLANET",
+                       prefix: str = "lsc1m005-fa15-20261101", transparency: float = 0.2,
+                       extra_header: dict | None = None, **options) -> list[FrameTruth]:
+    """Frames of a target moving along ``track`` among fixed ``stars``.
+
+    ``non-sidereal``: the telescope follows the target (it stays at the frame centre, the stars
+    drift) and ``CAT-RA``/``CAT-DEC`` carry its position on each frame. ``sidereal``: the pointing
+    stays at ``pointing`` and the target crosses the detector. ``SRCTYPE`` is ``srctype``.
+    """
+    frames = []
+    for index, jd in enumerate(times):
+        ra, dec = track.at(jd)
+        target = Star(ra, dec, target_mag, name="target")
+        centre = (ra, dec) if tracking == "non-sidereal" else (pointing or (track.ra0, track.dec0))
+        scene = Field(centre[0], centre[1], target, stars)
+        header = {"SRCTYPE": srctype, "OBJECT": "2026 XY1"}
+        if tracking == "non-sidereal":
+            header.update({"CAT-RA": _sexagesimal(ra / 15), "CAT-DEC": _sexagesimal(dec)})
+        header.update(extra_header or {})
+        frames.append(make_frame(directory, f"{prefix}-{index:04d}-e91", scene, jd, rng,
+                                 transparency=float(rng.uniform(0, transparency)), extra_header=header, **options))
+    return frames
