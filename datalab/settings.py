@@ -256,6 +256,14 @@ DATALAB_GAIA_PROVIDER = env.str("DATALAB_GAIA_PROVIDER", default="tap")
 GAIA_TAP_URL = env.str("GAIA_TAP_URL", default="https://gea.esac.esa.int/tap-server/tap")
 GAIA_TIMEOUT_SECONDS = min(env.float("GAIA_TIMEOUT_SECONDS", default=120.0), 120.0)
 GAIA_CACHE_MAX_AGE_SECONDS = env.int("GAIA_CACHE_MAX_AGE_SECONDS", default=30 * 24 * 3600)
+# --- Moving targets: JPL Horizons positions for Moving Target Aperture Photometry's target_designation.
+# "live": the JPL service (astroquery); "stored:<designation>=<ECSV file>[;...]": recorded answers (tests,
+# offline sites); "synthetic-demo": the demo sky's own asteroid track (see local_archive.synthetic);
+# "none": designations are refused with a sentence asking for target_positions.
+HORIZONS_PROVIDER = env.str("HORIZONS_PROVIDER", default="live")
+HORIZONS_URL = env.str("HORIZONS_URL", default="https://ssd.jpl.nasa.gov/api/horizons.api")
+# The whole look-up (all requests of one operation) must end within this, or the operation fails saying so.
+HORIZONS_TIMEOUT_SECONDS = env.float("HORIZONS_TIMEOUT_SECONDS", default=30.0)
 
 # Embedded local archive: a directory of FITS frames served with the archive's frames API.
 LOCAL_ARCHIVE_DIR = Path(env.str("LOCAL_ARCHIVE_DIR", default=str(VAR_DIR / "archive")))

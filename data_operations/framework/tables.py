@@ -134,6 +134,9 @@ class TableOperation(BaseDataOperation):
 
     def preflight(self, frames: list[CatalogFrame]) -> None:
         """Refuse frames the science cannot use (OperationError) before slow fetches such as the Gaia cone."""
+    #: The context's JPL Horizons provider (``data_operations.photometry.horizons``), None where the service
+    #: offers none; set before ``measure``, so the science never reaches for the network itself.
+    horizons: Any = None
 
     @abstractmethod
     def measure(self, frames: list[CatalogFrame], report: ProgressReport) -> TableResult:
@@ -164,6 +167,7 @@ class TableOperation(BaseDataOperation):
         self.preflight(frames)
         if cone is not None:
             self.gaia_stars = _gaia_stars(context, cone, plan.step("gaia"))
+        self.horizons = getattr(context, "horizons", None)
         result = self.measure(frames, plan.step("measure"))
         data_files = [_write_download(download, context) for download in result.downloads]
         data_files += [_write_file(position, item, context) for position, item in enumerate(result.files)]

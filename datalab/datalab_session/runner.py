@@ -32,6 +32,7 @@ from data_operations.registry import get_operation_class
 from datalab.archive.client import fetch_frame
 from datalab.datalab_session.claims import claim, claim_next
 from datalab.datalab_session.downloads import publish_downloads
+from datalab.datalab_session.ephemerides import configured_horizons
 from datalab.datalab_session.gaia import configured_gaia_provider
 from datalab.datalab_session.models import CANCELLED_MESSAGE, DataOperation, OperationStatus, OutputFile
 from datalab.datalab_session.outputs import delete_output_files, publish_output
@@ -88,6 +89,11 @@ class WorkerContext:
     def gaia_provider(self) -> GaiaProvider:
         """Gaia cones for the operations that ask for one (see datalab_session.gaia)."""
         return configured_gaia_provider()
+
+    @property
+    def horizons(self):
+        """JPL Horizons for operations that look a moving target up by designation (None when not offered)."""
+        return configured_horizons()
 
     def input_path(self, item: dict[str, Any]) -> Path:
         basename = item["basename"]
