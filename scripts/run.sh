@@ -26,6 +26,9 @@ export PUBLIC_BASE_URL="${PUBLIC_BASE_URL:-http://127.0.0.1:${PORT}}"
 # DEBUG stays off: its error pages show settings and the environment to any API client.
 export DEBUG="${DEBUG:-false}"
 # The front end's development server (npm run serve) listens on 8080 (8081 when 8080 is taken).
+# Moving Target by designation: the demo asteroid "2026 DL1" is answered from its synthetic track, any
+# other designation by the real JPL Horizons.
+export HORIZONS_PROVIDER="${HORIZONS_PROVIDER:-synthetic-demo}"
 export CORS_ALLOWED_ORIGINS="${CORS_ALLOWED_ORIGINS:-http://localhost:8080,http://127.0.0.1:8080,http://localhost:8081,http://127.0.0.1:8081}"
 
 if [ -n "${DATABASE_URL:-}" ]; then

@@ -225,6 +225,7 @@ def make_frame(
     field: StarField | None = None,
     target_ra: float | None = None,
     target_dec: float | None = None,
+    source_type: str = "EXTRASOLAR",
 ) -> fits.HDUList:
     """A realistic reduced frame, deterministic for ``seed`` and the other arguments.
 
@@ -234,7 +235,8 @@ def make_frame(
     at their sky positions, with fluxes from their magnitudes, the frame's zero point, the
     exposure time and the extinction at the frame's airmass (so frames of one field share stars).
     ``ra``/``dec`` are the pointing; ``target_ra``/``target_dec`` (default: the pointing) the
-    catalogue position of the target (``CAT-RA``/``CAT-DEC``).
+    catalogue position of the target (``CAT-RA``/``CAT-DEC``), whose kind is ``source_type``
+    (``SRCTYPE``: ``EXTRASOLAR`` for a star, ``MINORPLANET`` for an asteroid the telescope tracks).
     """
     rng = np.random.default_rng(seed)
     ny, nx = shape
@@ -331,7 +333,7 @@ def make_frame(
         "DEC": pointing[1],
         "CAT-RA": target[0],
         "CAT-DEC": target[1],
-        "SRCTYPE": "EXTRASOLAR",
+        "SRCTYPE": source_type,
         "LATITUDE": site.latitude,
         "LONGITUD": site.longitude,
         "HEIGHT": site.height,
@@ -394,7 +396,8 @@ DEMO_SERIES = (
     DemoSeries("Datalab V1", 64.1250, -20.4500, "lsc", "fa15", "LCOEPO2026B-001", ("rp",), 12,
                nights=3, cadence_minutes=50.0, variable=(14.0, 0.25, 0.3127), size_divisor=2,
                dither_pixels=8.0),
-    # An asteroid crossing a sidereally tracked field (the moving-target operations).
+    # An asteroid the telescope tracks (the moving-target operations): the pointing follows it, the stars
+    # drift, and each frame's CAT-RA/CAT-DEC give its position at mid-exposure, as for a non-sidereal request.
     DemoSeries("2026 DL1", 31.4000, 4.2500, "cpt", "fa14", "LCOEPO2026B-001", ("rp",), 6,
                cadence_minutes=10.0, mover=(15.0, 30.0, -12.0), size_divisor=2,
                dither_pixels=8.0),
@@ -405,12 +408,20 @@ DEMO_EXPOSURE_SECONDS = {"rp": 60.0, "V": 90.0, "B": 120.0}
 
 def demo_field(series: DemoSeries, *, size: int, seed: int) -> StarField:
     """The series' fixed star field, wide enough for every dithered pointing."""
-    half_diagonal_pixels = (size / 2.0 + series.dither_pixels) * math.sqrt(2.0) + 5.0
+    half_diagonal_pixels = (size / 2.0 + series.dither_pixels) * math.sqrt(2.0) + 5.0 + _track_pixels(series)
     half_diagonal_deg = half_diagonal_pixels * DEFAULT_PIXEL_SCALE_ARCSEC / 3600.0
     area_ratio = math.pi * half_diagonal_deg**2 / (size * DEFAULT_PIXEL_SCALE_ARCSEC / 3600.0) ** 2
     stars_in_frame = max(20, round(250 * (size / 1024.0) ** 2))
     return star_field(ra=series.ra, dec=series.dec, radius_deg=half_diagonal_deg,
                       n_stars=round(stars_in_frame * area_ratio), seed=seed)
+
+
+def _track_pixels(series: DemoSeries) -> float:
+    """How far a tracked asteroid (and so the pointing) moves over the series, in pixels."""
+    if series.mover is None:
+        return 0.0
+    hours = series.exposures_per_filter * len(series.filters) * series.cadence_minutes / 60.0
+    return math.hypot(series.mover[1], series.mover[2]) * hours / DEFAULT_PIXEL_SCALE_ARCSEC
 
 
 def variable_magnitude(series: DemoSeries, moment: datetime, epoch: datetime) -> float:
@@ -457,25 +468,28 @@ def demo_frame_plan(*, night: datetime, seed: int = 1, size: int = 1024) -> list
             exposure = DEMO_EXPOSURE_SECONDS[filter_name]
             middle = start + timedelta(seconds=exposure / 2.0)
             frame_field = field
+            target_ra, target_dec, source_type = series.ra, series.dec, "EXTRASOLAR"
             if series.variable is not None:
                 frame_field = frame_field.with_stars([series.ra], [series.dec],
                                                      [variable_magnitude(series, middle, epoch)])
             if series.mover is not None:
                 mover_ra, mover_dec = mover_position(series, middle, epoch)
                 frame_field = frame_field.with_stars([mover_ra], [mover_dec], [series.mover[0]])
+                target_ra, target_dec, source_type = mover_ra, mover_dec, "MINORPLANET"
             dither_x, dither_y = rng.uniform(-series.dither_pixels, series.dither_pixels, size=2)
             scale = DEFAULT_PIXEL_SCALE_ARCSEC / 3600.0
-            pointing_dec = series.dec + dither_y * scale
+            pointing_dec = target_dec + dither_y * scale
             proprietary = DEMO_PROPOSALS[series.proposal][1]
             plan.append({
                 "shape": (side, side),
                 "seed": seed * 1000 + len(plan),
                 "filter_name": filter_name,
                 "target_name": series.target,
-                "ra": (series.ra - dither_x * scale / math.cos(math.radians(pointing_dec))) % 360.0,
+                "ra": (target_ra - dither_x * scale / math.cos(math.radians(pointing_dec))) % 360.0,
                 "dec": pointing_dec,
-                "target_ra": series.ra,
-                "target_dec": series.dec,
+                "target_ra": target_ra,
+                "target_dec": target_dec,
+                "source_type": source_type,
                 "observation_date": start,
                 "site_id": series.site,
                 "instrument_id": series.instrument,
@@ -490,3 +504,47 @@ def demo_frame_plan(*, night: datetime, seed: int = 1, size: int = 1024) -> list
             })
             frame_number += 1
     return plan
+
+
+def demo_mover_epoch(series: DemoSeries, moment: datetime) -> datetime:
+    """The epoch ``demo_frame_plan`` gave the asteroid's track for an exposure at ``moment``: the target's
+    transit nearest to it (exposures of the one-night series are taken within minutes of it)."""
+    longitude = SITES[series.site].longitude
+    day = _as_utc(moment)
+    transits = [transit_time(day=day + timedelta(days=shift), ra=series.ra, longitude=longitude)
+                for shift in (-1, 0, 1)]
+    return min(transits, key=lambda transit: abs((transit - day).total_seconds()))
+
+
+class DemoSkyHorizons:
+    """A stand-in for JPL Horizons over the demo sky (HORIZONS_PROVIDER=synthetic-demo).
+
+    It knows one object, the demo's synthetic asteroid, and answers with positions from the same
+    synthetic track the demo frames were drawn with (``mover_position``), in Horizons' table form
+    and named as synthetic. Any other designation goes to ``fallback`` (the live service), or is
+    refused when there is none. Real frames must never be measured with these positions.
+    """
+
+    def __init__(self, fallback=None):
+        self.fallback = fallback
+
+    def ephemeris(self, designation: str, site, jd_utc):
+        from astropy.table import Table
+
+        from data_operations.errors import OperationError
+
+        wanted = "".join(designation.split()).upper()
+        series = next((s for s in DEMO_SERIES if s.mover and "".join(s.target.split()).upper() == wanted), None)
+        if series is None:
+            if self.fallback is not None:
+                return self.fallback.ephemeris(designation, site, jd_utc)
+            raise OperationError(f"JPL Horizons could not resolve '{designation}': the demo's synthetic ephemeris "
+                                 f"knows only {', '.join(s.target for s in DEMO_SERIES if s.mover)}.")
+        moments = [datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(days=jd - 2440587.5) for jd in jd_utc]
+        positions = [mover_position(series, moment, demo_mover_epoch(series, moment)) for moment in moments]
+        table = Table({"targetname": [f"{series.target} (synthetic demo track)"] * len(moments),
+                       "datetime_jd": np.asarray(jd_utc, dtype=float),
+                       "RA": np.array([ra % 360.0 for ra, _ in positions]),
+                       "DEC": np.array([dec for _, dec in positions])})
+        table["datetime_jd"].unit, table["RA"].unit, table["DEC"].unit = "d", "deg", "deg"
+        return table
