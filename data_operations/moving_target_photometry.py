@@ -145,5 +145,5 @@ class MovingTargetPhotometry(AperturePhotometry):
         entry["target_positions"] = [{"mjd": s.mjd, "ra": s.ra, "dec": s.dec} for s in samples]
         if designation is not None:
             entry["target_designation"] = designation
-        entry["units"].update({"track_search_radius": "arcsec", "target_ra": "deg", "target_dec": "deg"})
+        entry["units"]["track_search_radius"] = "arcsec"
         return self.table_result(entry, images, frames, target)

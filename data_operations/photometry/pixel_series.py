@@ -382,7 +382,7 @@ def aperture_light_curve(frames: Sequence[PixelFrameLike], target: dict[str, Any
         "selected_comparison_stars": _selected(candidates, calibration, comp_net, comp_err, usable, target_rows),
         "diagnostics": output.diagnostics(per_file, notes), "pipeline_diagnostics": notes,
         "diagnostic_images": {}, "source": dict(target), "excluded_images": list(excluded),
-        "units": dict(output.UNITS),
+        "units": {**output.UNITS, **({"target_ra": "deg", "target_dec": "deg"} if moving else {})},
     }
     if calibration.check is not None:
         check = calibration.check
