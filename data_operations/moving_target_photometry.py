@@ -146,4 +146,4 @@ class MovingTargetPhotometry(AperturePhotometry):
         if designation is not None:
             entry["target_designation"] = designation
         entry["units"]["track_search_radius"] = "arcsec"
-        return self.table_result(entry, images, frames, target)
+        return self.table_result(entry, images, frames)

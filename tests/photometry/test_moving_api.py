@@ -20,7 +20,8 @@ pytestmark = pytest.mark.django_db
 
 RENDERED_TYPES = {"fits", "source", "string", "int", "float", "select"}
 RADII = {"aperture_radius": 4.0, "annulus_inner_radius": 8.0, "annulus_outer_radius": 14.0}
-SHARED_INPUTS = {"input_files", *RADII, "min_comparisons", "max_comparisons"}
+SHARED_INPUTS = {"input_files", *RADII, "min_comparisons", "max_comparisons", "aavso_obscode", "aavso_star_name",
+                 "aavso_chart"}
 MOVING_ROW_KEYS = UI_ROW_KEYS | {"target_ra", "target_dec", "target_calibrated_apparent_magnitude", "date_obs"}
 
 
@@ -87,6 +88,7 @@ def test_non_sidereal_renders_with_the_evolving_solve_and_an_unmeasurable_frame(
     assert {key: entry[key] for key in RADII} == RADII
     assert "target_positions" not in entry and "track_search_radius" not in entry
     assert set(entry["diagnostic_images"]) == {row["fits_path"] for row in rows}
+    assert set(entry["downloads"]) == {"ecsv", "aavso"}
     text = json.dumps(entry)
     assert "Infinity" not in text and "NaN" not in text and str(tmp_path) not in text
 
@@ -113,6 +115,7 @@ def test_moving_target_by_designation_renders_with_its_track(owner, owner_api, s
     peak, double = entry["period_candidates"]
     assert (peak["kind"], double["kind"]) == ("peak", "double") and double["period"] == 2 * peak["period"]
     assert {"period", "fap", "frequency", "power"} <= set(entry)
+    assert set(entry["downloads"]) == {"ecsv", "aavso"}
 
 
 def test_an_unknown_designation_fails_with_a_sentence(owner, owner_api, session_id, tmp_path, settings):
