@@ -96,7 +96,7 @@ class LiveHorizons:
         if self.cache is not None:
             kept = self.cache.get(key)
             if kept:
-                return Table.read(io.StringIO(kept), format="ascii.ecsv")
+                return Table.read(kept.splitlines(), format="ascii.ecsv")
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="horizons")
         future = pool.submit(self._query, designation, site, list(jd_utc))
         try:

@@ -5,6 +5,7 @@ the whole operation on rendered frames. Every position is compared with the kit'
 """
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -20,7 +21,8 @@ from astropy.table import Table
 from data_operations.errors import InputValidationError, OperationError
 from data_operations.moving_target_photometry import MovingTargetPhotometry
 from data_operations.photometry.catalog import separation_arcsec
-from data_operations.photometry.horizons import LiveHorizons, StoredHorizons, positions_from_answer
+from data_operations.photometry.frame_facts import Site
+from data_operations.photometry.horizons import LiveHorizons, StoredHorizons, cache_key, positions_from_answer
 from data_operations.photometry.track import TrackSample, fit_track, from_plane, to_plane, track_notes
 from data_operations.photometry.track_refinement import FrameSources, refine_track
 from tests.data_operations.conftest import MemoryContext
@@ -292,8 +294,6 @@ def test_an_unanswering_horizons_fails_within_its_deadline(settings, silent_serv
                                                                            "DATALAB_NETWORK_TESTS=1")
 def test_live_horizons_answers_in_the_form_the_parser_reads():
     """Against the real service (opt-in: DATALAB_NETWORK_TESTS=1): Ceres from Siding Spring at two epochs."""
-    from data_operations.photometry.frame_facts import Site
-
     epochs = [2461345.5, 2461345.6]
     answer = LiveHorizons(timeout_seconds=60).ephemeris("Ceres", Site(-31.2733, 149.0617, 1116.0), epochs)
     samples = positions_from_answer(answer, "Ceres", epochs)
@@ -340,3 +340,32 @@ def test_the_cache_key_follows_the_target():
 
 def test_the_fixture_file_lives_with_the_tests():
     assert horizons_answer.PATH == Path(__file__).with_name("horizons_2026_XY1.ecsv") and horizons_answer.PATH.exists()
+
+
+class DictCache(dict):
+    """The two calls LiveHorizons makes of the service's cache."""
+
+    def get(self, key, default=None):
+        return super().get(key, default)
+
+    def set(self, key, value, timeout=None):
+        self[key] = value
+
+
+def test_a_cached_answer_needs_no_service_and_a_failure_is_never_cached(silent_server):
+    cache = DictCache()
+    provider = LiveHorizons(timeout_seconds=1.0, url=silent_server, cache=cache)
+    epochs = horizons_answer.EPOCHS
+    with pytest.raises(OperationError):
+        provider.ephemeris("2026 XY1", None, epochs)
+    assert cache == {}
+    text = io.StringIO()
+    horizons_answer.answer().write(text, format="ascii.ecsv")
+    cache[cache_key("2026 XY1", None, epochs)] = text.getvalue()
+    started = time.monotonic()
+    answer = provider.ephemeris("2026 XY1", None, epochs)
+    assert time.monotonic() - started < 0.5
+    assert [s.ra for s in positions_from_answer(answer, "2026 XY1", epochs)] == list(horizons_answer.answer()["RA"])
+    # The key names the site and every epoch: another site or epoch list is another answer.
+    assert cache_key("2026 XY1", Site(30.68, -104.02, 2070.0), epochs) != cache_key("2026 XY1", None, epochs)
+    assert cache_key("2026 XY1", None, epochs[:-1]) != cache_key("2026 XY1", None, epochs)
