@@ -6,7 +6,8 @@ detection unless it is a field star: a source that reappears within 1.5 arcsec o
 the target would have moved away from it. A track is then fitted through the detections, outliers
 (beyond 3 robust sigma, at least 1 arcsec) clipped, and when the detections make sense (three or
 more, and moving when the prediction moves) the final track is fitted through the detections
-and the given positions together. Otherwise the prediction stands, and a note says why.
+and the given positions that agree with them (a position farther from the detections' track than
+the clipping limit is left out, with a note). Otherwise the prediction stands, and a note says why.
 """
 from __future__ import annotations
 
@@ -105,6 +106,7 @@ def refine_track(prediction: FittedTrack, samples: Sequence[TrackSample], frames
                                                   "are needed, so the target was measured at the given positions."])
     accepted = dict(picks)
     clipped = 0
+    limit = CLIP_SIGMA * CLIP_FLOOR_ARCSEC
     for _ in range(CLIP_PASSES):
         if len(accepted) < MIN_DETECTIONS:
             break
@@ -130,7 +132,10 @@ def refine_track(prediction: FittedTrack, samples: Sequence[TrackSample], frames
             f"The track was not refined: the detections near the predicted positions do not move (less than "
             f"{MIN_DETECTION_SPREAD_ARCSEC:g} arcsec apart) while the target should; they are a field star, so the "
             "target was measured at the given positions."])
-    refined = fit_track([*accepted.values(), *samples])
+    detected = fit_track(list(accepted.values()))
+    sample_residual = detected.residuals_arcsec(samples)
+    agreeing = [given for given, distance in zip(samples, sample_residual, strict=True) if distance <= limit]
+    refined = fit_track([*accepted.values(), *agreeing])
     residual = refined.residuals_arcsec(list(accepted.values()))
     new_ra, new_dec = refined.at([frame.mjd for frame in frames])
     moved = separation_arcsec(np.atleast_1d(new_ra), np.atleast_1d(new_dec), np.atleast_1d(predicted_ra),
@@ -138,4 +143,9 @@ def refine_track(prediction: FittedTrack, samples: Sequence[TrackSample], frames
     note = (f"Track refined from the catalogues: {found}; {clipped} rejected as outliers; residual RMS "
             f"{float(np.sqrt(np.mean(residual ** 2))):.2f} arcsec; median move from the prediction "
             f"{float(np.median(moved)):.2f} arcsec.")
-    return Refinement(refined, accepted, True, [note])
+    notes = [note]
+    if len(agreeing) < len(samples):
+        notes.append(f"{len(samples) - len(agreeing)} of the {len(samples)} given positions lie more than "
+                     f"{limit:.1f} arcsec (up to {float(sample_residual.max()):.1f}) from the track of the detections "
+                     "and were left out of the refined track.")
+    return Refinement(refined, accepted, True, notes)

@@ -146,6 +146,10 @@ def test_t19_a_field_star_near_the_prediction_is_never_taken_for_the_target():
         assert separation_arcsec(detection.ra, detection.dec, *decoy) > 1.0
         assert separation_arcsec(detection.ra, detection.dec, *track.at(HOURS[index])) < 0.5
     assert len(refined.detections) == 8
+    # The given positions disagree with the detections by 8 arcsec: they are left out of the refit.
+    assert errors_arcsec(refined.track, track, HOURS).max() <= 0.3
+    assert refined.notes[1] == ("2 of the 2 given positions lie more than 3.0 arcsec (up to 8.0) from the track of "
+                                "the detections and were left out of the refined track.")
 
 
 def test_a_stationary_star_alone_leaves_the_prediction_standing():
