@@ -202,58 +202,69 @@ def _clustered_candidates(usable: list[UsableFrame], settings: ApertureSettings)
     """Every star catalogued on any frame, clustered across frames within 2.5 arcsec (one row per frame).
 
     Catalogue rows near the target on their own frame are left out first, so a moving target never
-    becomes a comparison star. Clusters take their first position; frames are matched in time order.
+    becomes a comparison star. Clusters take their first position; frames are matched in time order,
+    each against the clusters within its own reach (a KD-tree match, the closest row winning), and
+    the rows are kept as flat arrays: only the measured candidates get a (stars x frames) table.
     """
     limit = _proximity_arcsec(settings)
     frames = len(usable)
-    positions_ra: list[float] = []
-    positions_dec: list[float] = []
-    cells: list[tuple[int, int, float, float]] = []  # (cluster, frame, mag, flux)
-    for column, item in enumerate(usable):
+    cluster_ra, cluster_dec = np.zeros(0), np.zeros(0)
+    cells: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # per frame: cluster, mag, flux of each row
+    for item in usable:
         catalog = item.frame.catalog
         keep = clean_rows(catalog)
         ras, decs = np.asarray(catalog["ra"], float)[keep], np.asarray(catalog["dec"], float)[keep]
         mags, fluxes = np.asarray(catalog["mag"], float)[keep], np.asarray(catalog["flux"], float)[keep]
-        away = separation_arcsec(ras, decs, *item.target_sky) > limit
-        ras, decs, mags, fluxes = ras[away], decs[away], mags[away], fluxes[away]
+        from_target = separation_arcsec(ras, decs, *item.target_sky)
+        away = from_target > limit
+        ras, decs, mags, fluxes, from_target = ras[away], decs[away], mags[away], fluxes[away], from_target[away]
         cluster_of = np.full(ras.size, -1)
-        if positions_ra and ras.size:
-            known = SkyCoord(np.array(positions_ra) * u.deg, np.array(positions_dec) * u.deg)
-            index, separation, _ = SkyCoord(ras * u.deg, decs * u.deg).match_to_catalog_sky(known)
-            taken = np.zeros(len(positions_ra), dtype=bool)
-            for row in np.argsort(separation.arcsec):
-                if separation.arcsec[row] <= CROSSMATCH_ARCSEC and not taken[index[row]]:
-                    taken[index[row]] = True
-                    cluster_of[row] = index[row]
-        for row in np.flatnonzero(cluster_of < 0):
-            cluster_of[row] = len(positions_ra)
-            positions_ra.append(float(ras[row]))
-            positions_dec.append(float(decs[row]))
-        cells.extend((int(cluster), column, float(mag), float(flux))
-                     for cluster, mag, flux in zip(cluster_of, mags, fluxes, strict=True))
-    ra, dec = np.array(positions_ra), np.array(positions_dec)
-    mags_by_frame = np.full((ra.size, frames), np.nan)
-    flux_by_frame = np.full((ra.size, frames), np.nan)
-    for cluster, column, mag, flux in cells:
-        mags_by_frame[cluster, column], flux_by_frame[cluster, column] = mag, flux
-    coverage = np.isfinite(mags_by_frame).sum(axis=1)
-    if ra.size >= 2:
-        coords = SkyCoord(ra * u.deg, dec * u.deg)
+        if cluster_ra.size and ras.size:
+            reach = float(from_target.max()) + CROSSMATCH_ARCSEC
+            nearby = np.flatnonzero(separation_arcsec(cluster_ra, cluster_dec, *item.target_sky) <= reach)
+            if nearby.size:
+                index, separation, _ = SkyCoord(ras * u.deg, decs * u.deg).match_to_catalog_sky(
+                    SkyCoord(cluster_ra[nearby] * u.deg, cluster_dec[nearby] * u.deg))
+                arcsec = separation.arcsec
+                close = np.flatnonzero(arcsec <= CROSSMATCH_ARCSEC)
+                order = close[np.argsort(arcsec[close], kind="stable")]
+                _, first = np.unique(index[order], return_index=True)
+                chosen = order[first]
+                cluster_of[chosen] = nearby[index[chosen]]
+        new = np.flatnonzero(cluster_of < 0)
+        cluster_of[new] = cluster_ra.size + np.arange(new.size)
+        cluster_ra, cluster_dec = np.concatenate([cluster_ra, ras[new]]), np.concatenate([cluster_dec, decs[new]])
+        cells.append((cluster_of, mags, fluxes))
+    count = cluster_ra.size
+    cell_cluster = np.concatenate([cluster for cluster, _, _ in cells]) if cells else np.zeros(0, int)
+    cell_frame = np.concatenate([np.full(cluster.size, column) for column, (cluster, _, _) in enumerate(cells)]) \
+        if cells else np.zeros(0, int)
+    coverage = np.bincount(cell_cluster, minlength=count)
+    if count >= 2:
+        coords = SkyCoord(cluster_ra * u.deg, cluster_dec * u.deg)
         isolation = coords.match_to_catalog_sky(coords, nthneighbor=2)[1].arcsec
     else:
-        isolation = np.full(ra.size, 1e6)
-    kept = np.arange(ra.size)
+        isolation = np.full(count, 1e6)
+    kept = np.arange(count)
     notes = []
     cap = max(MIN_CANDIDATES, MAX_CANDIDATE_MEASUREMENTS // frames)
-    if kept.size > cap:
-        kept = np.sort(np.array(sorted(kept, key=lambda i: (-coverage[i], -isolation[i]))[:cap]))
-        notes.append(f"{ra.size} comparison candidates were found; the {cap} best covered and most isolated "
+    if count > cap:
+        kept = np.sort(np.lexsort((-isolation, -coverage))[:cap])
+        notes.append(f"{count} comparison candidates were found; the {cap} best covered and most isolated "
                      "were measured.")
-    kept = kept[np.lexsort((dec[kept], ra[kept]))]
+    kept = kept[np.lexsort((cluster_dec[kept], cluster_ra[kept]))]
+    row_of = np.full(count, -1)
+    row_of[kept] = np.arange(kept.size)
+    in_kept = row_of[cell_cluster] >= 0 if count else np.zeros(0, bool)
+    mags_by_frame = np.full((kept.size, frames), np.nan)
+    flux_by_frame = np.full((kept.size, frames), np.nan)
+    rows, columns = row_of[cell_cluster[in_kept]], cell_frame[in_kept]
+    mags_by_frame[rows, columns] = np.concatenate([mag for _, mag, _ in cells])[in_kept] if cells else []
+    flux_by_frame[rows, columns] = np.concatenate([flux for _, _, flux in cells])[in_kept] if cells else []
     return CandidateCatalog(
-        ids=[f"cand-{n + 1:03d}" for n in range(kept.size)], ra=ra[kept], dec=dec[kept],
-        reference_mag=np.nanmedian(mags_by_frame[kept], axis=1) if kept.size else np.zeros(0),
-        catalog_flux=flux_by_frame[kept], coverage=coverage[kept], isolation=isolation[kept], notes=notes)
+        ids=[f"cand-{n + 1:03d}" for n in range(kept.size)], ra=cluster_ra[kept], dec=cluster_dec[kept],
+        reference_mag=np.nanmedian(mags_by_frame, axis=1) if kept.size else np.zeros(0),
+        catalog_flux=flux_by_frame, coverage=coverage[kept], isolation=isolation[kept], notes=notes)
 
 
 def _radii_px(item: UsableFrame, settings: ApertureSettings) -> Radii:
