@@ -118,7 +118,8 @@ class MovingTargetPhotometry(AperturePhotometry):
                 continue  # the pixel engine excludes it with the reason
         timed.sort(key=lambda pair: pair[1])
         prediction = fit_track(samples)
-        notes = track_notes(prediction, [mjd for _, mjd in timed])
+        origin = "the given positions" if designation is None else f"the JPL Horizons positions of {designation}"
+        notes = track_notes(prediction, [mjd for _, mjd in timed], origin)
         sources = []
         for frame, mjd in timed:
             if missing_columns(frame.catalog, ("ra", "dec")):

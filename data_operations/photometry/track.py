@@ -118,10 +118,13 @@ def fit_track(samples: Sequence[TrackSample], *, max_degree: int = MAX_TRACK_DEG
                        first_mjd=float(mjd.min()), last_mjd=float(mjd.max()))
 
 
-def track_notes(track: FittedTrack, frame_mjd: Sequence[float]) -> list[str]:
-    """What the user should know about the fitted track: its shape, extrapolation, a long straight line."""
+def track_notes(track: FittedTrack, frame_mjd: Sequence[float], origin: str = "the given positions") -> list[str]:
+    """What the user should know about the fitted track: its shape, extrapolation, a long straight line.
+
+    ``origin`` names where the positions came from (the user's, or an ephemeris service).
+    """
     shape = {1: "a straight line", 2: "a parabola"}.get(track.degree, f"a degree-{track.degree} polynomial")
-    notes = [f"Target track: {shape} through the given positions, over {track.span_hours:.2f} h, mean rate "
+    notes = [f"Target track: {shape} through {origin}, over {track.span_hours:.2f} h, mean rate "
              f"{track.mean_rate_arcsec_per_minute():.3f} arcsec/min."]
     outside = [t for t in frame_mjd if t < track.first_mjd - 1e-9 or t > track.last_mjd + 1e-9]
     if outside:

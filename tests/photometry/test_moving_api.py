@@ -116,6 +116,8 @@ def test_moving_target_by_designation_renders_with_its_track(owner, owner_api, s
     assert (peak["kind"], double["kind"]) == ("peak", "double") and double["period"] == 2 * peak["period"]
     assert {"period", "fap", "frequency", "power"} <= set(entry)
     assert set(entry["downloads"]) == {"ecsv", "aavso"}
+    assert entry["diagnostics"]["Series"][0].startswith("Target track: a parabola through the JPL Horizons positions "
+                                                         "of 2026 XY1, over 7.00 h")
 
 
 def test_an_unknown_designation_fails_with_a_sentence(owner, owner_api, session_id, tmp_path, settings):
