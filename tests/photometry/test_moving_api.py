@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from datalab.datalab_session import runner
-from tests.api.test_operations_suite import run_operation
+from tests.api.test_operations_suite import fetch, run_operation
 from tests.photometry import horizons_answer
 from tests.photometry.kit import Track, make_moving_series, scatter_stars
 from tests.photometry.test_photometry_api import UI_ENTRY_KEYS, UI_ROW_KEYS, refuse_constant, stored, strict
@@ -88,7 +88,7 @@ def test_non_sidereal_renders_with_the_evolving_solve_and_an_unmeasurable_frame(
     assert {key: entry[key] for key in RADII} == RADII
     assert "target_positions" not in entry and "track_search_radius" not in entry
     assert set(entry["diagnostic_images"]) == {row["fits_path"] for row in rows}
-    assert set(entry["downloads"]) == {"ecsv", "aavso"}
+    assert set(entry["downloads"]) == {"ecsv"}  # no AAVSO report without an observer code
     text = json.dumps(entry)
     assert "Infinity" not in text and "NaN" not in text and str(tmp_path) not in text
 
@@ -104,7 +104,8 @@ def test_moving_target_by_designation_renders_with_its_track(owner, owner_api, s
                                 exptime=30.0)
 
     detail = run_operation(owner_api, session_id, "Moving Target Aperture Photometry",
-                           {"input_files": stored(owner, frames), "target_designation": "2026 XY1", **RADII})
+                           {"input_files": stored(owner, frames), "target_designation": "2026 XY1",
+                            "aavso_obscode": "XYZ", **RADII})
 
     entry = renders_everywhere(owner_api, session_id, detail["id"])
     rows = entry["light_curve"]
@@ -116,6 +117,10 @@ def test_moving_target_by_designation_renders_with_its_track(owner, owner_api, s
     assert (peak["kind"], double["kind"]) == ("peak", "double") and double["period"] == 2 * peak["period"]
     assert {"period", "fap", "frequency", "power"} <= set(entry)
     assert set(entry["downloads"]) == {"ecsv", "aavso"}
+    report = fetch(entry["downloads"]["aavso"]).decode().splitlines()
+    assert "#OBSCODE=XYZ" in report
+    observations = [line.split(",") for line in report if not line.startswith("#")]
+    assert len(observations) == 8 and {fields[0] for fields in observations} == {"2026 XY1"}
     assert entry["diagnostics"]["Series"][0].startswith("Target track: a parabola through the JPL Horizons positions "
                                                          "of 2026 XY1, over 7.00 h")
 
