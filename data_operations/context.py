@@ -68,8 +68,8 @@ class OperationContext(Protocol):
 
     # Optional: ``gaia_provider``, a data_operations.photometry.gaia.GaiaProvider (cached, with a
     # deadline) for operations that ask for a Gaia cone; a context without it cannot run them.
-    # Optional: ``horizons``, a ``data_operations.photometry.horizons.HorizonsProvider`` for operations that
-    # look moving targets up by designation (absent or None where the service offers none).
+    # Optional: ``horizons_provider``, a data_operations.photometry.horizons.HorizonsProvider (cached, with a
+    # deadline) for operations that look a moving target up by designation; without it they cannot run.
 
     @property
     def provenance(self) -> dict[str, Any]:

@@ -8,7 +8,6 @@ non-sidereal frames.
 """
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
 import numpy as np
@@ -17,8 +16,7 @@ from data_operations.aperture_photometry import AperturePhotometry
 from data_operations.errors import InputValidationError, OperationError
 from data_operations.framework import TableResult
 from data_operations.photometry.catalog import clean_rows, missing_columns
-from data_operations.photometry.frame_facts import Site, frame_facts
-from data_operations.photometry.horizons import positions_from_answer
+from data_operations.photometry.frame_facts import frame_facts
 from data_operations.photometry.pixel_series import aperture_light_curve
 from data_operations.photometry.track import TrackSample, fit_track, samples_from_input, track_notes
 from data_operations.photometry.track_refinement import FrameSources, refine_track
@@ -84,31 +82,14 @@ class MovingTargetPhotometry(AperturePhotometry):
         canonical["target_positions"] = None if samples is None else [[s.mjd, s.ra, s.dec] for s in samples]
         return canonical
 
-    def _horizons_samples(self, designation: str, frames) -> list[TrackSample]:
-        """Horizons' position at every frame's mid-exposure, asked once per observing site."""
-        if self.horizons is None:
-            raise OperationError("JPL Horizons is not available on this server; give the target's positions "
-                                 "(target_positions) instead of its designation.")
-        by_site: dict[Site | None, list[float]] = defaultdict(list)
-        for frame in frames:
-            try:
-                facts = frame_facts(frame.header, frame.basename)
-            except OperationError:
-                continue
-            by_site[facts.site].append(facts.mid_mjd + 2400000.5)
-        samples = []
-        for site, jds in by_site.items():
-            epochs = sorted(set(jds))
-            samples += positions_from_answer(self.horizons.ephemeris(designation, site, epochs), designation, epochs)
-        if not samples:
-            raise OperationError("No input frame has a usable DATE-OBS or MJD-OBS, so the target's positions cannot "
-                                 "be looked up.")
-        return sorted({s.mjd: s for s in samples}.values(), key=lambda s: s.mjd)
+    def ephemeris_designation(self) -> str | None:
+        """The designation to look up with JPL Horizons (the framework does it before ``measure``)."""
+        return self._designation_or_samples(self.input_data)[0]
 
     def measure(self, frames, report) -> TableResult:
         designation, samples = self._designation_or_samples(self.input_data)
         if designation is not None:
-            samples = self._horizons_samples(designation, frames)
+            samples = self.ephemeris
         radius = float(self.value("track_search_radius"))
         timed = []
         for frame in frames:

@@ -27,11 +27,15 @@ from data_operations.framework.catalog_file import read_frame_catalog
 from data_operations.framework.inputs import fetch_files
 from data_operations.framework.progress import ProgressPlan, ProgressReport
 from data_operations.photometry.gaia import ConeQuery, prepare_cone
+from data_operations.photometry.horizons import look_up
+from data_operations.photometry.track import TrackSample
 
 CATALOG_EXTENSION = "CAT"
 MASK_EXTENSION, ERROR_EXTENSION = "BPM", "ERR"
-FETCH_WEIGHT, OPEN_WEIGHT, MEASURE_WEIGHT, GAIA_WEIGHT = 0.3, 0.1, 0.6, 0.3
+FETCH_WEIGHT, OPEN_WEIGHT, MEASURE_WEIGHT, GAIA_WEIGHT, HORIZONS_WEIGHT = 0.3, 0.1, 0.6, 0.3, 0.1
 NO_GAIA_PROVIDER = "This server has no Gaia catalogue configured, so operations that need Gaia cannot run here."
+NO_HORIZONS_PROVIDER = ("JPL Horizons is not available on this server; give the target's positions "
+                        "(target_positions) instead of its designation.")
 
 @dataclass
 class CatalogFrame:
@@ -134,9 +138,14 @@ class TableOperation(BaseDataOperation):
 
     def preflight(self, frames: list[CatalogFrame]) -> None:
         """Refuse frames the science cannot use (OperationError) before slow fetches such as the Gaia cone."""
-    #: The context's JPL Horizons provider (``data_operations.photometry.horizons``), None where the service
-    #: offers none; set before ``measure``, so the science never reaches for the network itself.
-    horizons: Any = None
+    #: JPL Horizons positions of ``ephemeris_designation()`` at each frame's mid-exposure (set before
+    #: ``measure``; None when none is asked for).
+    ephemeris: list[TrackSample] | None = None
+
+    def ephemeris_designation(self) -> str | None:
+        """The moving target whose JPL Horizons positions the science needs, looked up by the framework before
+        ``measure`` (None: none)."""
+        return None
 
     @abstractmethod
     def measure(self, frames: list[CatalogFrame], report: ProgressReport) -> TableResult:
@@ -144,8 +153,10 @@ class TableOperation(BaseDataOperation):
 
     def operate(self, context: OperationContext) -> OperationResult:
         cone = self.gaia_cone()
+        designation = self.ephemeris_designation()
         plan = ProgressPlan(context, [("fetch", FETCH_WEIGHT), ("open", OPEN_WEIGHT),
                                       *([("gaia", GAIA_WEIGHT)] if cone is not None else []),
+                                      *([("horizons", HORIZONS_WEIGHT)] if designation is not None else []),
                                       ("measure", MEASURE_WEIGHT)])
         keys = self.input_keys or (self.input_key,)
         items = [item for key in keys for item in self.files(key)]
@@ -167,13 +178,26 @@ class TableOperation(BaseDataOperation):
         self.preflight(frames)
         if cone is not None:
             self.gaia_stars = _gaia_stars(context, cone, plan.step("gaia"))
-        self.horizons = getattr(context, "horizons", None)
+        if designation is not None:
+            self.ephemeris = _ephemeris(context, designation, frames, plan.step("horizons"))
         result = self.measure(frames, plan.step("measure"))
         data_files = [_write_download(download, context) for download in result.downloads]
         data_files += [_write_file(position, item, context) for position, item in enumerate(result.files)]
         plan.done()
         return OperationResult(output_data=result.output_data, warnings=[*notes, *result.warnings],
                                data_files=data_files)
+
+
+def _ephemeris(context: OperationContext, designation: str, frames: list[CatalogFrame],
+               report: ProgressReport) -> list[TrackSample]:
+    """The target's positions at the frames' mid-exposures from the context's provider (cached, with a deadline)."""
+    provider = getattr(context, "horizons_provider", None)
+    if provider is None:
+        raise OperationError(NO_HORIZONS_PROVIDER)
+    report(0.0, f"Asking JPL Horizons for the positions of {designation}.")
+    samples = look_up(provider, designation, frames)
+    report(1.0, f"JPL Horizons gave {len(samples)} positions of {designation}.")
+    return samples
 
 
 def _gaia_stars(context: OperationContext, cone: ConeQuery, report: ProgressReport) -> Table:

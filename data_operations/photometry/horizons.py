@@ -19,7 +19,7 @@ import numpy as np
 from astropy.table import Table, vstack
 
 from data_operations.errors import OperationError
-from data_operations.photometry.frame_facts import Site
+from data_operations.photometry.frame_facts import Site, frame_facts
 from data_operations.photometry.track import TrackSample
 
 #: Epochs per request: the epoch list travels in the URL, which Horizons limits.
@@ -59,6 +59,33 @@ def positions_from_answer(answer: Table, designation: str, jd_utc: Sequence[floa
                                  "middle of one of the frames.")
         samples.append(TrackSample(float(jd) - 2400000.5, float(ra[match[0]]) % 360.0, float(dec[match[0]])))
     return samples
+
+
+class TimedFrameLike(Protocol):
+    basename: str
+    header: Any
+
+
+def look_up(provider: HorizonsProvider, designation: str, frames: Sequence[TimedFrameLike]) -> list[TrackSample]:
+    """``designation``'s position at every frame's mid-exposure, asked once per observing site, in time order.
+
+    Frames without a usable time are passed over (the photometry excludes them with the reason).
+    """
+    by_site: dict[Site | None, list[float]] = {}
+    for frame in frames:
+        try:
+            facts = frame_facts(frame.header, frame.basename)
+        except OperationError:
+            continue
+        by_site.setdefault(facts.site, []).append(facts.mid_mjd + 2400000.5)
+    if not by_site:
+        raise OperationError("No input frame has a usable DATE-OBS or MJD-OBS, so the target's positions cannot be "
+                             "looked up.")
+    samples = []
+    for site, jds in by_site.items():
+        epochs = sorted(set(jds))
+        samples += positions_from_answer(provider.ephemeris(designation, site, epochs), designation, epochs)
+    return sorted({sample.mjd: sample for sample in samples}.values(), key=lambda sample: sample.mjd)
 
 
 def _location(site: Site | None) -> Any:

@@ -28,6 +28,7 @@ import datalab
 from data_operations.base import BaseDataOperation, OperationResult
 from data_operations.errors import OperationError, TransientError
 from data_operations.photometry.gaia import GaiaProvider
+from data_operations.photometry.horizons import HorizonsProvider
 from data_operations.registry import get_operation_class
 from datalab.archive.client import fetch_frame
 from datalab.datalab_session.claims import claim, claim_next
@@ -91,7 +92,7 @@ class WorkerContext:
         return configured_gaia_provider()
 
     @property
-    def horizons(self):
+    def horizons_provider(self) -> HorizonsProvider | None:
         """JPL Horizons for operations that look a moving target up by designation (None when not offered)."""
         return configured_horizons()
 

@@ -80,7 +80,7 @@ def test_both_operations_measure_the_demo_asteroid(asteroid_frames, operation):
     work = directory / operation.__name__
     work.mkdir()
     context = MemoryContext({name: path for name, (path, _, _) in frames.items()}, work)
-    context.horizons = DemoSkyHorizons()
+    context.horizons_provider = DemoSkyHorizons()
     inputs = {"input_files": [{"source": "archive", "basename": name, "filter": "rp"} for name in frames]}
     if operation is MovingTargetPhotometry:
         inputs["target_designation"] = "2026 DL1"

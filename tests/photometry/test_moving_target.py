@@ -224,7 +224,7 @@ def test_t20_horizons_positions_place_the_target(tmp_path):
     frames = make_moving_series(tmp_path, stars, fixture_track, horizons_answer.EPOCHS, rng, tracking="sidereal",
                                 pointing=middle, srctype="EXTRASOLAR", zero_point0=25.0, exptime=30.0)
     context = MemoryContext({frame.basename: frame.path for frame in frames}, tmp_path)
-    context.horizons = StoredHorizons({"2026 XY1": horizons_answer.PATH})
+    context.horizons_provider = StoredHorizons({"2026 XY1": horizons_answer.PATH})
     [entry] = MovingTargetPhotometry({"input_files": items(frames), "target_designation": "2026 XY1",
                                       **RADII}).operate(context).output_data
     for row, ra, dec in zip(entry["light_curve"], table["RA"], table["DEC"], strict=True):
@@ -281,8 +281,8 @@ def test_an_unanswering_horizons_fails_within_its_deadline(settings, silent_serv
     frames = make_moving_series(tmp_path, [], horizons_answer.TRACK, horizons_answer.EPOCHS[:3], rng,
                                 tracking="sidereal", render=False, shape=(64, 64))
     context = MemoryContext({frame.basename: frame.path for frame in frames}, tmp_path)
-    context.horizons = configured_horizons()
-    assert isinstance(context.horizons, LiveHorizons)
+    context.horizons_provider = configured_horizons()
+    assert isinstance(context.horizons_provider, LiveHorizons)
     started = time.monotonic()
     with pytest.raises(OperationError) as failed:
         MovingTargetPhotometry({"input_files": items(frames), "target_designation": "2026 XY1", **RADII}).operate(
