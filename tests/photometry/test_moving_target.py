@@ -109,7 +109,7 @@ def test_t18_a_curved_track_needs_three_positions():
     refined = refine_track(prediction, samples, catalogues(rng, track, field_stars(rng, track.at(JD0)), HOURS), 10.0)
     residual = errors_arcsec(refined.track, track, HOURS)
     assert refined.refined and float(np.sqrt(np.mean(residual ** 2))) <= 0.3
-    # A straight line through two positions misses the bump by metres of arc... a few arcsec:
+    # A straight line through the two end positions misses the 5-arcsec bump:
     straight = fit_track([samples[0], samples[2]])
     assert errors_arcsec(straight, track, HOURS).max() > 2.0
 
