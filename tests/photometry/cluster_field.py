@@ -25,9 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from astropy.table import MaskedColumn, Table
+from astropy.table import Table
 from astropy.time import Time
 
+from datalab.local_archive.synthetic_gaia import gaia_table, group, moved, scatter
 from tests.photometry.kit import FrameTruth, make_catalog_frame
 
 SEED = 2808
@@ -39,8 +40,6 @@ CLUSTER_PM, CLUSTER_PARALLAX, CLUSTER_DISTANCE = (-5.0, 3.0), 1.25, 800.0
 HIGH_PM = (200.0, -100.0)
 SATURATE = 60000.0
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "gaia_cluster_synthetic.ecsv"
-SYNTHETIC = ("g_sdss", "r_sdss", "i_sdss", "z_sdss")
-FLUX_UNIT = "W m-2 Hz-1"
 
 
 @dataclass
@@ -53,38 +52,7 @@ class ClusterTruth:
 
 def _offset(rng: np.random.Generator, count: int, radius_arcmin: float, *, minimum: float = 0.0,
             sigma: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(ra, dec) of ``count`` points uniform in an annulus (or Gaussian of ``sigma`` arcmin, truncated)."""
-    if sigma is None:
-        r = np.sqrt(rng.uniform((minimum / radius_arcmin) ** 2, 1.0, count)) * radius_arcmin
-    else:
-        r = np.abs(rng.normal(0, sigma, count))
-        while (too_far := r > radius_arcmin).any():
-            r[too_far] = np.abs(rng.normal(0, sigma, too_far.sum()))
-    angle = rng.uniform(0, 2 * math.pi, count)
-    return RA + r * np.cos(angle) / 60 / math.cos(math.radians(DEC)), DEC + r * np.sin(angle) / 60
-
-
-def _photometry(rng: np.random.Generator, r_mag: np.ndarray, g_minus_r: np.ndarray) -> dict[str, np.ndarray]:
-    mags = {"r_sdss": r_mag, "g_sdss": r_mag + g_minus_r}
-    mags["i_sdss"] = r_mag - 0.35 * g_minus_r
-    mags["z_sdss"] = mags["i_sdss"] - 0.25 * g_minus_r
-    columns: dict[str, np.ndarray] = {"phot_g_mean_mag": r_mag + 0.25 * g_minus_r - 0.1}
-    for band in SYNTHETIC:
-        flux = 3.631e-23 * 10 ** (-0.4 * mags[band])
-        columns[f"{band}_mag"], columns[f"{band}_flux"] = mags[band], flux
-        columns[f"{band}_flux_error"] = flux * rng.uniform(0.003, 0.03, r_mag.size)
-    return columns
-
-
-def _group(rng: np.random.Generator, role: str, ra: np.ndarray, dec: np.ndarray, *, pm: tuple[np.ndarray, np.ndarray],
-           parallax: np.ndarray, distance: np.ndarray, spread: float, r_mag: np.ndarray, g_minus_r: np.ndarray,
-           ruwe: np.ndarray) -> dict[str, np.ndarray]:
-    count = ra.size
-    return {"role": np.array([role] * count), "ra": ra, "dec": dec, "pmra": pm[0], "pmdec": pm[1],
-            "pmra_error": rng.uniform(0.02, 0.1, count), "pmdec_error": rng.uniform(0.02, 0.1, count),
-            "parallax": parallax, "parallax_error": rng.uniform(0.02, 0.05, count), "ruwe": ruwe,
-            "r_med_geo": distance, "r_lo_geo": distance * (1 - spread), "r_hi_geo": distance * (1 + spread),
-            **_photometry(rng, r_mag, g_minus_r)}
+    return scatter(rng, count, radius_arcmin, ra=RA, dec=DEC, minimum=minimum, sigma=sigma)
 
 
 def build(seed: int = SEED) -> ClusterTruth:
@@ -94,7 +62,7 @@ def build(seed: int = SEED) -> ClusterTruth:
     n = 150
     ra, dec = _offset(rng, n, 5.0, sigma=1.5)
     r_mag = rng.uniform(12.5, 18.5, n)
-    groups.append(_group(rng, "cluster", ra, dec, pm=(rng.normal(CLUSTER_PM[0], 0.1, n), rng.normal(CLUSTER_PM[1],
+    groups.append(group(rng, "cluster", ra, dec, pm=(rng.normal(CLUSTER_PM[0], 0.1, n), rng.normal(CLUSTER_PM[1],
                                                                                                       0.1, n)),
                          parallax=rng.normal(CLUSTER_PARALLAX, 0.05, n), distance=rng.normal(CLUSTER_DISTANCE, 30, n),
                          spread=0.05, r_mag=r_mag, g_minus_r=0.25 + 0.11 * (r_mag - 12.5) + rng.normal(0, 0.02, n),
@@ -103,85 +71,57 @@ def build(seed: int = SEED) -> ClusterTruth:
     n = 300
     ra, dec = _offset(rng, n, FIELD_RADIUS_ARCMIN)
     parallax = rng.uniform(0.05, 3.0, n)
-    groups.append(_group(rng, "field", ra, dec, pm=(rng.normal(0, 8, n), rng.normal(0, 8, n)), parallax=parallax,
+    groups.append(group(rng, "field", ra, dec, pm=(rng.normal(0, 8, n), rng.normal(0, 8, n)), parallax=parallax,
                          distance=1000.0 / parallax, spread=0.1, r_mag=rng.uniform(12.0, 19.0, n),
                          g_minus_r=rng.uniform(0.2, 1.4, n), ruwe=rng.uniform(0.8, 1.3, n)))
     # Two-parameter solutions: no proper motion, parallax or distance.
     n = 10
     ra, dec = _offset(rng, n, 5.5)
     nothing = np.full(n, np.nan)
-    groups.append(_group(rng, "no_astrometry", ra, dec, pm=(nothing, nothing), parallax=nothing, distance=nothing,
+    groups.append(group(rng, "no_astrometry", ra, dec, pm=(nothing, nothing), parallax=nothing, distance=nothing,
                          spread=0.0, r_mag=rng.uniform(17.0, 19.0, n), g_minus_r=rng.uniform(0.2, 1.4, n),
                          ruwe=rng.uniform(0.8, 1.3, n)))
     # Poor astrometry.
     n = 5
     ra, dec = _offset(rng, n, 5.5)
     parallax = rng.uniform(0.2, 2.0, n)
-    groups.append(_group(rng, "high_ruwe", ra, dec, pm=(rng.normal(0, 8, n), rng.normal(0, 8, n)), parallax=parallax,
+    groups.append(group(rng, "high_ruwe", ra, dec, pm=(rng.normal(0, 8, n), rng.normal(0, 8, n)), parallax=parallax,
                          distance=1000.0 / parallax, spread=0.1, r_mag=rng.uniform(13.0, 17.0, n),
                          g_minus_r=rng.uniform(0.2, 1.4, n), ruwe=rng.uniform(1.5, 3.0, n)))
     # A nearby fast mover.
     ra, dec = _offset(rng, 1, 4.0, minimum=2.0)
-    groups.append(_group(rng, "high_pm", ra, dec, pm=(np.array([HIGH_PM[0]]), np.array([HIGH_PM[1]])),
+    groups.append(group(rng, "high_pm", ra, dec, pm=(np.array([HIGH_PM[0]]), np.array([HIGH_PM[1]])),
                          parallax=np.array([40.0]), distance=np.array([25.0]), spread=0.01,
                          r_mag=np.array([13.5]), g_minus_r=np.array([1.1]), ruwe=np.array([1.0])))
     # Gaia sources off the frames (too faint for them), 8 without synthetic photometry.
     n = 20
     ra, dec = _offset(rng, n, 5.5)
     parallax = rng.uniform(0.1, 2.0, n)
-    groups.append(_group(rng, "gaia_only", ra, dec, pm=(rng.normal(0, 8, n), rng.normal(0, 8, n)), parallax=parallax,
+    groups.append(group(rng, "gaia_only", ra, dec, pm=(rng.normal(0, 8, n), rng.normal(0, 8, n)), parallax=parallax,
                          distance=1000.0 / parallax, spread=0.1, r_mag=rng.uniform(19.5, 20.5, n),
                          g_minus_r=rng.uniform(0.2, 1.4, n), ruwe=rng.uniform(0.8, 1.3, n)))
     # Stars the frames lose: saturated in red, flagged in blue.
     ra, dec = _offset(rng, 2, 5.0, minimum=1.0)
     parallax = np.array([2.0, 0.8])
-    groups.append(_group(rng, "lost", ra, dec, pm=(rng.normal(0, 8, 2), rng.normal(0, 8, 2)), parallax=parallax,
+    groups.append(group(rng, "lost", ra, dec, pm=(rng.normal(0, 8, 2), rng.normal(0, 8, 2)), parallax=parallax,
                          distance=1000.0 / parallax, spread=0.1, r_mag=np.array([10.5, 14.0]),
                          g_minus_r=np.array([0.6, 0.7]), ruwe=np.array([1.0, 1.0])))
-    rows = {key: np.concatenate([group[key] for group in groups]) for key in groups[0]}
-    gaia = _gaia_table(rows, rng)
+    gaia = _gaia_table(groups)
     return ClusterTruth(gaia=gaia, image=_image_table(gaia, rng))
 
 
-def _gaia_table(rows: dict[str, np.ndarray], rng: np.random.Generator) -> Table:
-    count = rows["ra"].size
-    table = Table()
-    table["source_id"] = np.arange(count, dtype=np.int64) + 5_000_000_000_000_000_000
-    # Rounded as the archive prints them (and to keep the file small): 0.04 mas in position.
-    for name in ("ra", "dec"):
-        table[name] = MaskedColumn(np.round(rows[name], 8), unit="deg")
-    no_photometry = np.zeros(count, dtype=bool)
-    no_photometry[np.flatnonzero(rows["role"] == "gaia_only")[:8]] = True
-    units = {"pmra": "mas / yr", "pmra_error": "mas / yr", "pmdec": "mas / yr", "pmdec_error": "mas / yr",
-             "parallax": "mas", "parallax_error": "mas", "phot_g_mean_mag": "mag", "ruwe": "",
-             "r_med_geo": "pc", "r_lo_geo": "pc", "r_hi_geo": "pc"}
-    for name, unit in units.items():
-        values = np.round(np.asarray(rows[name], dtype=float), 4)
-        table[name] = MaskedColumn(np.nan_to_num(values), mask=~np.isfinite(values), unit=unit or None)
-    for band in SYNTHETIC:
-        for kind, unit in (("mag", "mag"), ("flux", FLUX_UNIT), ("flux_error", FLUX_UNIT)):
-            values = rows[f"{band}_{kind}"]
-            values = np.round(values, 4) if kind == "mag" else np.array([float(f"{v:.4e}") for v in values])
-            table[f"{band}_{kind}"] = MaskedColumn(values, mask=no_photometry, unit=unit)
-    table["role"] = rows["role"]
-    table.meta = {"description": "Synthetic Gaia DR3-like cone for the HR Diagram tests (tests/photometry/"
-                                 "cluster_field.py); epoch 2016.0; not real data.", "seed": SEED}
-    return table
+def _gaia_table(groups: list[dict[str, np.ndarray]]) -> Table:
+    roles = np.concatenate([rows["role"] for rows in groups])
+    no_photometry = np.zeros(roles.size, dtype=bool)
+    no_photometry[np.flatnonzero(roles == "gaia_only")[:8]] = True
+    meta = {"description": "Synthetic Gaia DR3-like cone for the HR Diagram tests (tests/photometry/"
+                           "cluster_field.py); epoch 2016.0; not real data.", "seed": SEED}
+    return gaia_table(groups, meta=meta, no_photometry=no_photometry)
 
 
 def separation_arcmin(ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
     """Small-angle distance from the cluster centre (arcmin): the generator's own geometry."""
     return np.hypot((np.asarray(ra) - RA) * math.cos(math.radians(DEC)), np.asarray(dec) - DEC) * 60
-
-
-def _moved(gaia: Table, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Positions at the frame epoch: linear motion on the tangent plane (none without a proper motion)."""
-    years = EPOCH_JYEAR - 2016.0
-    pmra = np.ma.filled(gaia["pmra"][rows].astype(float), 0.0)
-    pmdec = np.ma.filled(gaia["pmdec"][rows].astype(float), 0.0)
-    dec = np.asarray(gaia["dec"][rows], dtype=float)
-    return (np.asarray(gaia["ra"][rows], dtype=float) + pmra * years / 3.6e6 / np.cos(np.radians(dec)),
-            dec + pmdec * years / 3.6e6)
 
 
 def _image_table(gaia: Table, rng: np.random.Generator) -> Table:
@@ -191,7 +131,7 @@ def _image_table(gaia: Table, rng: np.random.Generator) -> Table:
     imaged = np.concatenate([np.flatnonzero(np.isin(roles, ["cluster", "no_astrometry", "high_ruwe", "high_pm",
                                                             "lost"])),
                              field[inside[field] & (np.arange(field.size) % 3 != 0)]])
-    ra, dec = _moved(gaia, imaged)
+    ra, dec = moved(gaia, EPOCH_JYEAR, imaged)
     g_mag = np.asarray(gaia["g_sdss_mag"][imaged], dtype=float)
     r_mag = np.asarray(gaia["r_sdss_mag"][imaged], dtype=float)
     image = Table({"role": roles[imaged], "gaia_row": imaged, "ra": ra, "dec": dec, "g_sdss": g_mag, "r_sdss": r_mag})

@@ -15,6 +15,7 @@ from data_operations.photometry.crossmatch import one_to_one
 from data_operations.photometry.gaia import FixtureGaiaProvider, prepare_cone
 from data_operations.photometry.gaia.provider import ConeQuery
 from data_operations.photometry.membership import membership_guess
+from datalab.local_archive.synthetic_gaia import moved
 from tests.photometry import cluster_field as truth_of
 from tests.photometry.kit import make_catalog_frame
 
@@ -136,7 +137,7 @@ def test_hr_diagram_meets_the_fixture_expectations(truth, frames, context_for):
     assert fast["pmdec"] == truth_of.HIGH_PM[1] and fast["gaia_only"] is False
     # Gaia-only positions are moved to the frames' epoch: the generator's linear motion, within the output's
     # rounding to 1e-6 deg (2.6 mas), where staying at 2016.0 would be off by 10 mas or more.
-    moved_ra, moved_dec = (np.asarray(values) for values in truth_of._moved(gaia, np.arange(len(gaia))))
+    moved_ra, moved_dec = (np.asarray(values) for values in moved(gaia, truth_of.EPOCH_JYEAR))
     off = 0
     for point in gaia_only:
         distance = np.hypot((moved_ra - point["ra"]) * math.cos(math.radians(point["dec"])), moved_dec - point["dec"])
