@@ -16,8 +16,13 @@ from pathlib import Path
 import numpy as np
 from astropy.coordinates import Angle
 from astropy.io import fits
+from astropy.table import Table, vstack
 from astropy.time import Time
 from astropy.wcs import WCS
+
+from data_operations.photometry.gaia.provider import SYNTHETIC_BAND_OF_FILTER
+from datalab.local_archive.demo_cluster import M67, MIN_SKY_RADIUS_ARCMIN, OpenCluster, cluster_sky, field_star_count
+from datalab.local_archive.synthetic_gaia import moved
 
 FWHM_TO_SIGMA = 1.0 / (2.0 * math.sqrt(2.0 * math.log(2.0)))
 DEFAULT_PIXEL_SCALE_ARCSEC = 0.389
@@ -385,6 +390,7 @@ class DemoSeries:
     mover: tuple[float, float, float] | None = None  # (mag, RA rate, Dec rate in arcsec/hour)
     size_divisor: int = 1  # frames of long series are smaller, so the demo set is written quickly
     dither_pixels: float = 40.0  # the most a pointing is offset from the target, per axis
+    cluster: OpenCluster | None = None  # a synthetic cluster and field, with the demo's Gaia catalogue
 
 
 DEMO_SERIES = (
@@ -401,9 +407,14 @@ DEMO_SERIES = (
     DemoSeries("2026 DL1", 31.4000, 4.2500, "cpt", "fa14", "LCOEPO2026B-001", ("rp",), 6,
                cadence_minutes=10.0, mover=(15.0, 30.0, -12.0), size_divisor=2,
                dither_pixels=8.0),
+    # A public open cluster in two filters at M67's position (synthetic stars): the HR Diagram,
+    # with the synthetic Gaia catalogue of the demo sky (demo_gaia_catalogue).
+    DemoSeries("M67", 132.8250, 11.8000, "tfn", "fa20", "LCOEPO2026B-001", ("gp", "rp"), 3, cluster=M67),
 )
 DEMO_FWHM_PIXELS = 3.5
-DEMO_EXPOSURE_SECONDS = {"rp": 60.0, "V": 90.0, "B": 120.0}
+DEMO_EXPOSURE_SECONDS = {"rp": 60.0, "V": 90.0, "B": 120.0, "gp": 60.0}
+#: The synthetic Gaia catalogue of the demo sky, written beside the demo frames.
+DEMO_GAIA_CATALOGUE = "synthetic-gaia-demo-sky.ecsv"
 
 
 def demo_field(series: DemoSeries, *, size: int, seed: int) -> StarField:
@@ -451,11 +462,14 @@ def demo_frame_plan(*, night: datetime, seed: int = 1, size: int = 1024) -> list
     rng = np.random.default_rng(seed)
     plan, frame_number = [], 40
     for index, series in enumerate(DEMO_SERIES):
-        side = max(32, size // series.size_divisor)
+        side = series_frame_side(series, size)
         field = demo_field(series, size=side, seed=seed * 100 + index)
         site = SITES[series.site]
         first_night = _as_utc(night) - timedelta(days=series.nights - 1)
         epoch = transit_time(day=first_night, ra=series.ra, longitude=site.longitude)
+        if series.cluster is not None:
+            cluster_fields = cluster_frame_fields(demo_cluster_sky(series, size=side, seed=seed * 100 + index),
+                                                  jyear=float(Time(epoch).jyear))
         exposures = [(filter_name, repeat) for repeat in range(series.exposures_per_filter)
                      for filter_name in series.filters]
         per_night = math.ceil(len(exposures) / series.nights)
@@ -469,6 +483,8 @@ def demo_frame_plan(*, night: datetime, seed: int = 1, size: int = 1024) -> list
             middle = start + timedelta(seconds=exposure / 2.0)
             frame_field = field
             target_ra, target_dec, source_type = series.ra, series.dec, "EXTRASOLAR"
+            if series.cluster is not None:
+                frame_field = cluster_fields[filter_name]
             if series.variable is not None:
                 frame_field = frame_field.with_stars([series.ra], [series.dec],
                                                      [variable_magnitude(series, middle, epoch)])
@@ -548,3 +564,41 @@ class DemoSkyHorizons:
                        "DEC": np.array([dec for _, dec in positions])})
         table["datetime_jd"].unit, table["RA"].unit, table["DEC"].unit = "d", "deg", "deg"
         return table
+
+
+def series_frame_side(series: DemoSeries, size: int) -> int:
+    """Width and height in pixels of a series' frames in a demo set of ``size``."""
+    return max(32, size // series.size_divisor)
+
+
+def demo_cluster_sky(series: DemoSeries, *, size: int, seed: int) -> Table:
+    """The Gaia-like truth (epoch 2016.0) of a cluster series' sky, for frames of ``size`` pixels.
+
+    It reaches past the dithered frames (at least MIN_SKY_RADIUS_ARCMIN), and its field stars have
+    the demo fields' density and magnitudes (:func:`star_field`, read as r magnitudes).
+    """
+    half_diagonal_pixels = (size / 2.0 + series.dither_pixels) * math.sqrt(2.0) + 5.0
+    radius_arcmin = max(MIN_SKY_RADIUS_ARCMIN, half_diagonal_pixels * DEFAULT_PIXEL_SCALE_ARCSEC / 60.0)
+    field = star_field(ra=series.ra, dec=series.dec, radius_deg=radius_arcmin / 60.0,
+                       n_stars=field_star_count(radius_arcmin), seed=seed)
+    # The members' and the field's astrometry come from a stream of their own (not the positions').
+    return cluster_sky(series.cluster, ra=series.ra, dec=series.dec, radius_arcmin=radius_arcmin,
+                       field_ra=field.ra, field_dec=field.dec, field_r=field.mag, seed=seed + 50_000)
+
+
+def cluster_frame_fields(sky: Table, *, jyear: float) -> dict[str, StarField]:
+    """Each filter's view of a cluster sky at ``jyear``: stars moved along their proper motions, with the
+    magnitudes of the filter's synthetic band (so the frames' colours are the catalogue's)."""
+    ra, dec = moved(sky, jyear)
+    return {filter_name: StarField(ra % 360.0, dec, np.asarray(sky[f"{band}_mag"], dtype=float))
+            for filter_name, band in SYNTHETIC_BAND_OF_FILTER.items()}
+
+
+def demo_gaia_catalogue(*, seed: int = 1, size: int = 1024) -> Table:
+    """The synthetic Gaia catalogue of the demo sky: every cluster series' truth, as :func:`demo_frame_plan`
+    draws it for the same (seed, size). Not real Gaia data: the table's ``role`` says member or field."""
+    skies = [demo_cluster_sky(series, size=series_frame_side(series, size), seed=seed * 100 + index)
+             for index, series in enumerate(DEMO_SERIES) if series.cluster is not None]
+    catalogue = vstack(skies, metadata_conflicts="silent")
+    catalogue["source_id"] = np.arange(len(catalogue), dtype=np.int64) + catalogue["source_id"][0]
+    return catalogue

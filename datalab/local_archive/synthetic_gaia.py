@@ -9,6 +9,8 @@ their magnitudes from the synthetic SDSS columns, so frames and catalogue share 
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 
 import numpy as np
 from astropy.table import MaskedColumn, Table
@@ -100,3 +102,16 @@ def moved(gaia: Table, to_jyear: float, rows: np.ndarray | None = None) -> tuple
     dec = np.asarray(gaia["dec"][rows], dtype=float)
     return (np.asarray(gaia["ra"][rows], dtype=float) + pmra * years / 3.6e6 / np.cos(np.radians(dec)),
             dec + pmdec * years / 3.6e6)
+
+
+def write_catalogue(table: Table, path: str | os.PathLike[str]) -> Path:
+    """Write an ECSV atomically (temporary name, then rename), so a provider never reads half a file."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        table.write(temporary, format="ascii.ecsv", overwrite=True)
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return target

@@ -10,7 +10,15 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from datalab.local_archive.demo_proposals import DEMO_PROPOSALS
 from datalab.local_archive.indexing import archive_root, index_file
-from datalab.local_archive.synthetic import demo_frame_plan, lco_basename, make_frame, write_frame
+from datalab.local_archive.synthetic import (
+    DEMO_GAIA_CATALOGUE,
+    demo_frame_plan,
+    demo_gaia_catalogue,
+    lco_basename,
+    make_frame,
+    write_frame,
+)
+from datalab.local_archive.synthetic_gaia import write_catalogue
 
 # The night the demo set was made for, kept beside the frames so later runs find the same set
 # (the frames are dated to the night before the first run, so a browser's "last few days" shows them).
@@ -33,7 +41,8 @@ def demo_night(directory: Path, requested: str | None) -> datetime:
 
 
 class Command(BaseCommand):
-    help = "Write the demo sky's frames into LOCAL_ARCHIVE_DIR and index them (idempotent)."
+    help = ("Write the demo sky's frames into LOCAL_ARCHIVE_DIR and index them, with the synthetic Gaia "
+            "catalogue of the demo sky beside them (idempotent).")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--night", default=None,
@@ -65,6 +74,14 @@ class Command(BaseCommand):
             private = " proprietary" if DEMO_PROPOSALS[arguments["proposal_id"]][1] else ""
             self.stdout.write(f"{basename} ({arguments['target_name']}, {arguments['filter_name']},"
                               f" {arguments['proposal_id']}{private}, {state})")
+        catalogue = directory / DEMO_GAIA_CATALOGUE
+        if force or not catalogue.exists():
+            write_catalogue(demo_gaia_catalogue(seed=seed, size=size), catalogue)
+            state = "written"
+        else:
+            state = "exists"
+        self.stdout.write(f"{catalogue.name} (the synthetic Gaia catalogue of the demo sky, not real Gaia data;"
+                          f" DATALAB_GAIA_PROVIDER=fixture:{catalogue}; {state})")
         elapsed = time.perf_counter() - started
         self.stdout.write(self.style.SUCCESS(f"{len(plan)} demo frames in {directory} ({elapsed:.1f} s)"))
         if not indexable:
