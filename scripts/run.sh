@@ -25,6 +25,11 @@ export ARCHIVE_API="${ARCHIVE_API:-http://127.0.0.1:${PORT}/archive/}"
 export PUBLIC_BASE_URL="${PUBLIC_BASE_URL:-http://127.0.0.1:${PORT}}"
 # DEBUG stays off: its error pages show settings and the environment to any API client.
 export DEBUG="${DEBUG:-false}"
+# The HR Diagram's Gaia DR3 stars: the synthetic Gaia catalogue of the demo sky, which
+# generate_demo_frames writes beside the demo frames (works offline; it is not real Gaia data).
+# DATALAB_GAIA_PROVIDER=tap asks the real Gaia archive instead (the settings' default).
+demo_archive="${LOCAL_ARCHIVE_DIR:-${DATALAB_VAR_DIR:-$PWD/var}/archive}"
+export DATALAB_GAIA_PROVIDER="${DATALAB_GAIA_PROVIDER:-fixture:${demo_archive}/synthetic-gaia-demo-sky.ecsv}"
 # The front end's development server (npm run serve) listens on 8080 (8081 when 8080 is taken).
 # Moving Target by designation: the demo asteroid "2026 DL1" is answered from its synthetic track, any
 # other designation by the real JPL Horizons.
@@ -45,6 +50,8 @@ python manage.py generate_demo_frames
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
 trap cleanup EXIT INT TERM
+
+echo "==> HR Diagram's Gaia: ${DATALAB_GAIA_PROVIDER} (DATALAB_GAIA_PROVIDER)"
 
 if [ -n "${REDIS_URL:-}" ]; then
     echo "==> Queue: Redis at ${REDIS_URL} (REDIS_URL); starting a Dramatiq worker"

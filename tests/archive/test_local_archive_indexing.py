@@ -64,15 +64,15 @@ def test_generate_demo_frames_is_idempotent(settings, capsys):
     call_command("generate_demo_frames", night="2026-11-30", size=64, seed=3)
     first_output = capsys.readouterr().out
     made = sorted(path.name for path in settings.LOCAL_ARCHIVE_DIR.glob("*.fits.fz"))
-    assert len(made) == 30 and ArchiveFrame.objects.count() == 30
+    assert len(made) == 36 and ArchiveFrame.objects.count() == 36
     assert all(name.removesuffix(".fits.fz") in first_output for name in made)
     md5s = dict(ArchiveFrame.objects.values_list("basename", "md5"))
     call_command("generate_demo_frames", size=64, seed=3, force=True)  # the recorded night again
     assert "written" in capsys.readouterr().out
     assert dict(ArchiveFrame.objects.values_list("basename", "md5")) == md5s  # same bytes again
     call_command("generate_demo_frames", size=64, seed=3)
-    assert capsys.readouterr().out.count("exists") == 30
-    assert ArchiveFrame.objects.count() == 30
+    assert capsys.readouterr().out.count("exists") == 36 + 1  # the frames and the Gaia catalogue
+    assert ArchiveFrame.objects.count() == 36
     assert ArchiveFrame.objects.public().count() >= 1 and ArchiveFrame.objects.proprietary().count() >= 1
 
 

@@ -72,7 +72,7 @@ def test_demo_plan_basenames_are_lco_like_and_unique():
     basenames = {lco_basename(site_id=p["site_id"], instrument_id=p["instrument_id"],
                               observation_date=p["observation_date"], frame_number=p["frame_number"])
                  for p in plan}
-    assert len(basenames) == len(plan) == 30
+    assert len(basenames) == len(plan) == 36
     assert "elp1m011-fa05-20261130-0040-e91" in basenames
-    assert {p["filter_name"] for p in plan} == {"rp", "V", "B"}
+    assert {p["filter_name"] for p in plan} == {"rp", "V", "B", "gp"}
     assert {p["proposal_id"] for p in plan} == {"LCOEPO2026B-001", "LCO2026B-012"}
