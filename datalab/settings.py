@@ -251,7 +251,8 @@ ANALYSIS_CACHE_MAX_AGE_SECONDS = env.int("ANALYSIS_CACHE_MAX_AGE_SECONDS", defau
 # Gaia DR3 for the HR Diagram: "tap" (the archive's TAP service at GAIA_TAP_URL, each cone cached
 # for GAIA_CACHE_MAX_AGE_SECONDS in output storage) or "fixture:<path of an ECSV file>" (offline work
 # and tests). A query that has not finished within GAIA_TIMEOUT_SECONDS (at most 120) fails with
-# "Gaia archive unavailable"; failures are never cached.
+# "Gaia archive unavailable"; failures are never cached. The quick start (scripts/run.sh) sets
+# fixture:<LOCAL_ARCHIVE_DIR>/synthetic-gaia-demo-sky.ecsv, the synthetic Gaia catalogue of the demo sky.
 DATALAB_GAIA_PROVIDER = env.str("DATALAB_GAIA_PROVIDER", default="tap")
 GAIA_TAP_URL = env.str("GAIA_TAP_URL", default="https://gea.esac.esa.int/tap-server/tap")
 GAIA_TIMEOUT_SECONDS = min(env.float("GAIA_TIMEOUT_SECONDS", default=120.0), 120.0)
