@@ -30,10 +30,10 @@ export DEBUG="${DEBUG:-false}"
 # DATALAB_GAIA_PROVIDER=tap asks the real Gaia archive instead (the settings' default).
 demo_archive="${LOCAL_ARCHIVE_DIR:-${DATALAB_VAR_DIR:-$PWD/var}/archive}"
 export DATALAB_GAIA_PROVIDER="${DATALAB_GAIA_PROVIDER:-fixture:${demo_archive}/synthetic-gaia-demo-sky.ecsv}"
-# The front end's development server (npm run serve) listens on 8080 (8081 when 8080 is taken).
 # Moving Target by designation: the demo asteroid "2026 DL1" is answered from its synthetic track, any
 # other designation by the real JPL Horizons.
 export HORIZONS_PROVIDER="${HORIZONS_PROVIDER:-synthetic-demo}"
+# The front end's development server (npm run serve) listens on 8080 (8081 when 8080 is taken).
 export CORS_ALLOWED_ORIGINS="${CORS_ALLOWED_ORIGINS:-http://localhost:8080,http://127.0.0.1:8080,http://localhost:8081,http://127.0.0.1:8081}"
 
 if [ -n "${DATABASE_URL:-}" ]; then
