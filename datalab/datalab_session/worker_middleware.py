@@ -27,15 +27,18 @@ def tune_worker_process() -> None:
 
 
 class WorkerSetup(Middleware):
-    """Tunes the worker process and lets it hold one message per thread.
+    """Tunes the worker process, lets it hold one message per thread and sets how often it polls.
 
     Messages only wake a worker (the operation is chosen at claim time), so a process fetches as
     many as it has threads: ``--threads 2`` runs two operations at once, and none waits prefetched.
+    An idle consumer asks the broker again after at most WORKER_POLL_MILLISECONDS (the worker's
+    timeout, which its consumers take when they start, just after this hook).
     """
 
     def before_worker_boot(self, broker, worker) -> None:
         tune_worker_process()
         worker.queue_prefetch = worker.worker_threads
+        worker.worker_timeout = settings.WORKER_POLL_MILLISECONDS
 
 
 class PeriodicThread(threading.Thread):
