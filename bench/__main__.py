@@ -22,6 +22,7 @@ memory a previous run just warmed. ``--settle 0`` measures back-to-back runs ins
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -197,9 +198,13 @@ def command_throughput(args: argparse.Namespace) -> None:
     extra_env = dict(setting.split("=", 1) for setting in args.set)
     with running_service(users=max(2, *user_counts), database_url=database_url, redis_url=redis_url,
                          demo_size=args.demo_size, extra_env=extra_env, keep_logs=args.logs) as service:
-        reports, pair, _ = measure(service, user_counts=user_counts, operations=args.operations, pairs=args.pairs,
-                                   think_s=args.think, pause_s=args.pause, poll_s=args.poll)
+        reports, pair, timings = measure(service, user_counts=user_counts, operations=args.operations,
+                                         pairs=args.pairs, think_s=args.think, pause_s=args.pause, poll_s=args.poll)
     print(format_report(reports, pair))
+    if args.json is not None:
+        args.json.write_text(json.dumps({"phases": [dataclasses.asdict(report) for report in reports],
+                                         "pair": {**dataclasses.asdict(pair), "ratio": pair.ratio},
+                                         "operations": [dataclasses.asdict(timing) for timing in timings]}, indent=1))
 
 
 def _add_common_options(parser: argparse.ArgumentParser, with_defaults: bool) -> None:
@@ -254,6 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
     throughput.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                             help="an environment setting for both roles (repeatable)")
     throughput.add_argument("--logs", type=Path, default=None, help="copy the roles' logs to this directory")
+    throughput.add_argument("--json", type=Path, default=None,
+                            help="also write the phases, the pair trials and every operation's times here")
     throughput.set_defaults(handler=command_throughput)
     return parser
 

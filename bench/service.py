@@ -149,9 +149,9 @@ def _wait_until_ready(url: str, processes: dict[str, subprocess.Popen]) -> None:
             if process.poll() is not None:
                 raise RuntimeError(f"the {role} role exited with {process.returncode} while starting")
         try:
-            if requests.get(f"{url}/readyz", timeout=5).status_code == 200:
+            if requests.get(f"{url}/readyz", timeout=15).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening yet; a slow first answer
             pass
         time.sleep(0.2)
     raise RuntimeError(f"the web role did not become ready within {READY_TIMEOUT_S:.0f} s")
