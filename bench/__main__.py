@@ -162,6 +162,7 @@ def command_first_look(args: argparse.Namespace) -> None:
     frame = ensure_frames(1, shape, args.data_dir)[0]
     variants = ["previous", "ours", "floor"]
     walls: dict[str, list[float]] = {variant: [] for variant in variants}
+    cpus: dict[str, list[float]] = {variant: [] for variant in variants}
     answer_bytes: dict[str, int] = {}
     for run in range(args.runs):
         for variant in variants:
@@ -173,14 +174,16 @@ def command_first_look(args: argparse.Namespace) -> None:
                                         text=True).stdout
             result = json.loads(output.splitlines()[-1])
             walls[variant].append(result["wall_s"])
+            cpus[variant].append(result["cpu_s"])
             answer_bytes[variant] = result["bytes"]
     median = {variant: statistics.median(values) for variant, values in walls.items()}
-    lines = [_row(["frame", "max_size", "variant", "first raw-data s", "previous/this", "this/floor"]),
-             _row(["---"] * 6)]
+    lines = [_row(["frame", "max_size", "variant", "first raw-data s", "previous/this", "this/floor", "CPU s"]),
+             _row(["---"] * 7)]
     for variant in variants:
         lines.append(_row([f"{args.side}x{args.side}", str(args.max_size), variant, f"{median[variant]:.3f}",
                            f"{median['previous'] / median[variant]:.1f}x",
-                           f"{median[variant] / median['floor']:.1f}x"]))
+                           f"{median[variant] / median['floor']:.1f}x",
+                           f"{statistics.median(cpus[variant]):.3f}"]))
     if answer_bytes["ours"] <= 0 or answer_bytes["previous"] <= 0:
         raise SystemExit("a variant returned an empty answer")
     print("\n".join(lines))
