@@ -98,6 +98,9 @@ class User:
         return self.run_median(list(next(self.choices)), phase)
 
     def run_median(self, basenames: list[str], phase: str) -> Timing:
+        # A fresh connection: one kept from before a pause may be closing (gunicorn's keepalive is 5 s),
+        # and a POST sent on it as it closes fails without an answer.
+        self.http.close()
         items = [{"type": "fitsfile", "source": "archive", "basename": name} for name in basenames]
         created = self.http.post(f"{self.api}/datasessions/", json={"name": phase, "input_data": items}, timeout=30)
         created.raise_for_status()
