@@ -195,6 +195,8 @@ def command_throughput(args: argparse.Namespace) -> None:
     from bench.throughput import format_report, measure
 
     user_counts = [int(value) for value in args.users.split(",")]
+    if args.pairs < 1 or args.operations < 1 or min(user_counts) < 1:
+        raise SystemExit("--pairs, --operations and every number of --users must be at least 1")
     database_url, redis_url = os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL")
     if not database_url or not redis_url:
         raise SystemExit("throughput needs DATABASE_URL (PostgreSQL) and REDIS_URL: it starts the real service")
