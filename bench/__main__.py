@@ -6,6 +6,7 @@
     python -m bench run --size 10x4096 --pipelines ours,median-aligned,stacking-reproject,color,color-dithered
     python -m bench warm --size 10x4096            # Median in a warm process, as a worker runs it
     python -m bench first-look --side 4096         # first raw-data on an uncached frame (bench/first_look.py)
+    python -m bench throughput --users 1,2,4       # users submitting operations to the real service
 
 A size is ``NxSIDE`` (N frames of SIDE x SIDE) or ``NxWIDTHxHEIGHT``. Frames come from the project's
 synthetic generator and are cached under ``--data-dir`` (default ``var/bench``). Every run is a
@@ -21,7 +22,9 @@ memory a previous run just warmed. ``--settle 0`` measures back-to-back runs ins
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -159,6 +162,7 @@ def command_first_look(args: argparse.Namespace) -> None:
     frame = ensure_frames(1, shape, args.data_dir)[0]
     variants = ["previous", "ours", "floor"]
     walls: dict[str, list[float]] = {variant: [] for variant in variants}
+    cpus: dict[str, list[float]] = {variant: [] for variant in variants}
     answer_bytes: dict[str, int] = {}
     for run in range(args.runs):
         for variant in variants:
@@ -170,17 +174,42 @@ def command_first_look(args: argparse.Namespace) -> None:
                                         text=True).stdout
             result = json.loads(output.splitlines()[-1])
             walls[variant].append(result["wall_s"])
+            cpus[variant].append(result["cpu_s"])
             answer_bytes[variant] = result["bytes"]
     median = {variant: statistics.median(values) for variant, values in walls.items()}
-    lines = [_row(["frame", "max_size", "variant", "first raw-data s", "previous/this", "this/floor"]),
-             _row(["---"] * 6)]
+    lines = [_row(["frame", "max_size", "variant", "first raw-data s", "previous/this", "this/floor", "CPU s"]),
+             _row(["---"] * 7)]
     for variant in variants:
         lines.append(_row([f"{args.side}x{args.side}", str(args.max_size), variant, f"{median[variant]:.3f}",
                            f"{median['previous'] / median[variant]:.1f}x",
-                           f"{median[variant] / median['floor']:.1f}x"]))
+                           f"{median[variant] / median['floor']:.1f}x",
+                           f"{statistics.median(cpus[variant]):.3f}"]))
     if answer_bytes["ours"] <= 0 or answer_bytes["previous"] <= 0:
         raise SystemExit("a variant returned an empty answer")
     print("\n".join(lines))
+
+
+def command_throughput(args: argparse.Namespace) -> None:
+    """The real service (bench/service.py) driven by users over HTTP (bench/throughput.py)."""
+    from bench.service import running_service
+    from bench.throughput import format_report, measure
+
+    user_counts = [int(value) for value in args.users.split(",")]
+    if args.pairs < 1 or args.operations < 1 or min(user_counts) < 1:
+        raise SystemExit("--pairs, --operations and every number of --users must be at least 1")
+    database_url, redis_url = os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL")
+    if not database_url or not redis_url:
+        raise SystemExit("throughput needs DATABASE_URL (PostgreSQL) and REDIS_URL: it starts the real service")
+    extra_env = dict(setting.split("=", 1) for setting in args.set)
+    with running_service(users=max(2, *user_counts), database_url=database_url, redis_url=redis_url,
+                         demo_size=args.demo_size, extra_env=extra_env, keep_logs=args.logs) as service:
+        reports, pair, timings = measure(service, user_counts=user_counts, operations=args.operations,
+                                         pairs=args.pairs, think_s=args.think, pause_s=args.pause, poll_s=args.poll)
+    print(format_report(reports, pair))
+    if args.json is not None:
+        args.json.write_text(json.dumps({"phases": [dataclasses.asdict(report) for report in reports],
+                                         "pair": {**dataclasses.asdict(pair), "ratio": pair.ratio},
+                                         "operations": [dataclasses.asdict(timing) for timing in timings]}, indent=1))
 
 
 def _add_common_options(parser: argparse.ArgumentParser, with_defaults: bool) -> None:
@@ -221,6 +250,23 @@ def build_parser() -> argparse.ArgumentParser:
     first_look.add_argument("--side", type=int, default=4096)
     first_look.add_argument("--max-size", type=int, default=1024)
     first_look.set_defaults(handler=command_first_look)
+    throughput = commands.add_parser(
+        "throughput", parents=[common],
+        help="users submitting Median operations to the real service (web + worker) over HTTP")
+    throughput.add_argument("--users", default="1,2,4", help="numbers of concurrent users, comma-separated")
+    throughput.add_argument("--operations", type=int, default=5, help="operations per user per phase")
+    throughput.add_argument("--pairs", type=int, default=3, help="trials of one operation alone vs two at once")
+    throughput.add_argument("--think", type=float, default=0.0, help="seconds a user waits between operations")
+    throughput.add_argument("--pause", type=float, default=2.0,
+                            help="idle seconds before each trial and phase (the worker waits for work)")
+    throughput.add_argument("--poll", type=float, default=0.2, help="seconds between a user's status polls")
+    throughput.add_argument("--demo-size", type=int, default=1024, help="side of the demo frames in pixels")
+    throughput.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                            help="an environment setting for both roles (repeatable)")
+    throughput.add_argument("--logs", type=Path, default=None, help="copy the roles' logs to this directory")
+    throughput.add_argument("--json", type=Path, default=None,
+                            help="also write the phases, the pair trials and every operation's times here")
+    throughput.set_defaults(handler=command_throughput)
     return parser
 
 

@@ -111,10 +111,13 @@ class FrameStatistics:
 
     def add(self, first: int, band: np.ndarray) -> None:
         """Add image rows ``first`` to ``first + len(band)``."""
-        finite_mask = np.isfinite(band)
-        finite = band if finite_mask.all() else band[finite_mask]
-        if finite.size:
-            largest, smallest = float(finite.max()), float(finite.min())
+        # NaN makes the maximum NaN and an infinity shows at one end, so finite extremes prove the
+        # band finite; only a band with missing pixels pays for a mask.
+        largest, smallest = (float(band.max()), float(band.min())) if band.size else (math.nan, math.nan)
+        if not (math.isfinite(largest) and math.isfinite(smallest)):
+            finite = band[np.isfinite(band)]
+            largest, smallest = (float(finite.max()), float(finite.min())) if finite.size else (math.nan, math.nan)
+        if math.isfinite(largest):
             self.maximum = max(self.maximum, largest)
             self.magnitude = max(self.magnitude, abs(largest), abs(smallest))
         grid = band[(-first) % self.step::self.step, ::self.step]

@@ -77,20 +77,23 @@ class AreaAverager:
 
     def _add_strip(self, first: int, data: np.ndarray) -> None:
         data = np.asarray(data)
-        finite = np.isfinite(data)
-        all_finite = bool(finite.all())
         if self.blocks:
             cells = slice(first // self.block_rows, -(-(first + data.shape[0]) // self.block_rows))
-            if all_finite:  # the usual case: sums straight from the input, every block full
-                self.totals[cells] += _block_sums(data, self.block_rows, self.block_columns)
+            # The usual case: sums straight from the input, every block full. A NaN or inf pixel makes
+            # its block's sum non-finite, so finite sums prove the strip finite without a mask pass.
+            sums = _block_sums(data, self.block_rows, self.block_columns)
+            if np.isfinite(sums).all():
+                self.totals[cells] += sums
                 self.areas[cells] += self.block_rows * self.block_columns
                 return
+            finite = np.isfinite(data)
             strip = np.where(finite, data, 0.0)
             self.totals[cells] += _block_sums(strip, self.block_rows, self.block_columns)
             self.areas[cells] += _block_sums(finite, self.block_rows, self.block_columns)
             return
+        finite = np.isfinite(data)
         strip = np.asarray(data, dtype=np.float64)
-        if not all_finite:
+        if not finite.all():
             strip[~finite] = 0.0
         strip_rows = self.row_weights[:, first:first + strip.shape[0]]
         self.totals += strip_rows @ (self.column_weights @ strip.T).T
@@ -100,8 +103,11 @@ class AreaAverager:
         """The averaged image, float32 (NaN where no finite pixel fell)."""
         empty = self.areas <= (0.0 if self.blocks else 1e-9)
         with np.errstate(invalid="ignore", divide="ignore"):
-            averaged = np.where(empty, np.nan, self.totals / np.where(self.areas > 0, self.areas, 1.0))
-        return averaged.astype(np.float32)
+            # Divided in float64 and rounded once to float32, as before, without a full float64 temporary.
+            averaged = np.divide(self.totals, self.areas, out=np.empty(self.shape_out, np.float32),
+                                 casting="same_kind")
+        averaged[empty] = np.nan
+        return averaged
 
 
 def _block_sums(strip: np.ndarray, block_rows: int, block_columns: int) -> np.ndarray:

@@ -19,6 +19,14 @@ from data_operations.kernels.threads import shorten_gil_switch_interval
 
 logger = logging.getLogger(__name__)
 
+# Set while this process's worker shuts down: its threads then take no further operation.
+_stopping = threading.Event()
+
+
+def worker_stopping() -> bool:
+    """True once this process's worker has begun to shut down."""
+    return _stopping.is_set()
+
 
 def tune_worker_process() -> None:
     """Process-wide settings for band-by-band work on threads: freed memory kept, the GIL handed over sooner."""
@@ -27,15 +35,23 @@ def tune_worker_process() -> None:
 
 
 class WorkerSetup(Middleware):
-    """Tunes the worker process and lets it hold one message per thread.
+    """Tunes the worker process, lets it hold one message per thread, sets how often it polls, and
+    tells its threads when it is shutting down (see ``tasks.run_next_operation``).
 
     Messages only wake a worker (the operation is chosen at claim time), so a process fetches as
     many as it has threads: ``--threads 2`` runs two operations at once, and none waits prefetched.
+    An idle consumer asks the broker again after at most WORKER_POLL_MILLISECONDS (the worker's
+    timeout, which its consumers take when they start, just after this hook).
     """
 
     def before_worker_boot(self, broker, worker) -> None:
+        _stopping.clear()
         tune_worker_process()
         worker.queue_prefetch = worker.worker_threads
+        worker.worker_timeout = settings.WORKER_POLL_MILLISECONDS
+
+    def before_worker_shutdown(self, broker, worker) -> None:
+        _stopping.set()
 
 
 class PeriodicThread(threading.Thread):

@@ -58,3 +58,26 @@ def test_streamed_first_answer_equals_the_answer_from_cached_pixels(tmp_path, fr
         assert np.isnan(means).any()
         data = np.array([np.nan if value is None else value for value in first["data"]]).reshape(50, 50)
         np.testing.assert_allclose(data, means.astype(np.float32), rtol=1e-6, atol=10.0 ** -decimals)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_streamed_reductions_skip_a_lone_non_finite_pixel_and_an_empty_band(bad):
+    from data_operations.analysis.resample import AreaAverager
+
+    rng = np.random.default_rng(3)
+    image = rng.normal(100.0, 5.0, (40, 30)).astype(np.float32)
+    image[3, 4] = bad  # one pixel in the first band
+    image[20:30] = np.nan  # a whole band with no finite pixel
+    statistics, averager = imaging.FrameStatistics(image.shape), AreaAverager(image.shape, (20, 15))
+    for first in range(0, 40, 10):
+        statistics.add(first, image[first:first + 10])
+        averager.add(first, image[first:first + 10])
+    finite = image[np.isfinite(image)]
+    stats = statistics.result()
+    assert stats["maximum"] == float(finite.max())
+    assert stats["max_magnitude"] == float(np.abs(finite).max())
+    blocks = np.where(np.isfinite(image), image, np.nan).astype(np.float64).reshape(20, 2, 15, 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        expected = np.nanmean(blocks, axis=(1, 3)).astype(np.float32)
+    np.testing.assert_array_equal(averager.result(), expected)

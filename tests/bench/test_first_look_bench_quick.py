@@ -21,7 +21,7 @@ def test_first_look_prints_previous_ours_and_floor(tmp_path):
     assert result.returncode == 0, result.stderr
     rows = [line.split("|") for line in result.stdout.splitlines() if line.startswith("| 128x128 |")]
     assert [(row[2].strip(), row[3].strip()) for row in rows] == [("32", "previous"), ("32", "ours"), ("32", "floor")]
-    assert all(float(row[4]) > 0 for row in rows)
+    assert all(float(row[4]) > 0 and float(row[7]) > 0 for row in rows)  # wall and CPU seconds
     assert rows[0][5].strip() == "1.0x" and rows[2][6].strip() == "1.0x"
 
 

@@ -68,7 +68,8 @@ from datalab.datalab_session import tasks
 before = sys.getswitchinterval()
 worker = dramatiq.Worker(dramatiq.get_broker(), worker_threads=3)
 worker.start()
-print(before, sys.getswitchinterval(), worker.queue_prefetch, worker.consumers["datalab"].prefetch)
+print(before, sys.getswitchinterval(), worker.queue_prefetch, worker.consumers["datalab"].prefetch,
+      worker.consumers["datalab"].worker_timeout)
 worker.stop()
 """
 
@@ -80,6 +81,8 @@ def test_the_web_process_keeps_the_default_gil_switch_interval():
 
 
 def test_a_booting_worker_tunes_itself_and_prefetches_one_message_per_thread():
-    before, after, prefetch, consumer_prefetch = _run(WORKER_BOOT).split()
+    before, after, prefetch, consumer_prefetch, poll_ms = _run(WORKER_BOOT).split()
     assert (float(before), float(after)) == (0.005, 0.0005)
     assert (int(prefetch), int(consumer_prefetch)) == (3, 3)
+    # Its consumers poll the broker at least every WORKER_POLL_MILLISECONDS, not Dramatiq's 1000 ms.
+    assert int(poll_ms) == 100

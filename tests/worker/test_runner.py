@@ -118,3 +118,31 @@ def test_operation_too_large_for_the_worker_fails_once_with_the_limit(owner, tmp
     assert operation.message.endswith("more than the 64 MiB a worker allows one operation. Use smaller frames or "
                                       "ask the operator to raise OPERATION_MEMORY_LIMIT_BYTES.")
     assert not OutputFile.objects.filter(operation=operation).exists()
+
+
+def test_a_thread_that_finishes_takes_the_next_ready_operation_without_a_message(owner, tmp_path):
+    from datalab.datalab_session import worker_middleware
+    from datalab.datalab_session.tasks import run_next_operation
+
+    stack = np.arange(3 * 4 * 5, dtype=np.float32).reshape(3, 4, 5)
+    items = [stored_output(owner, f"datalab-drain-{i}", stack[i], tmp_path) for i in range(3)]
+    first, second, third = (new_operation(owner, items[:count]) for count in (2, 3, 2))
+
+    run_next_operation.fn()  # one message: the thread goes on while operations are ready
+    statuses = [op.status for op in DataOperation.objects.filter(pk__in=[first.pk, second.pk, third.pk])
+                .order_by("pk")]
+    assert statuses == [OperationStatus.COMPLETED] * 3
+
+    fourth, fifth = new_operation(owner, items), new_operation(owner, items[1:])
+    worker_middleware._stopping.set()  # a shutting-down worker finishes one and takes no other
+    try:
+        run_next_operation.fn()
+    finally:
+        worker_middleware._stopping.clear()
+    fourth.refresh_from_db()
+    fifth.refresh_from_db()
+    assert (fourth.status, fifth.status) == (OperationStatus.COMPLETED, OperationStatus.PENDING)
+    run_next_operation.fn()  # the last one's own message, later
+    fifth.refresh_from_db()
+    assert fifth.status == OperationStatus.COMPLETED
+    run_next_operation.fn()  # a message with nothing left to claim ends at once
