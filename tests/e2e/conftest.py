@@ -1,10 +1,13 @@
 """Real processes for end-to-end tests: a Dramatiq worker talking to the test database and Redis."""
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -107,17 +110,37 @@ def make_archive_frames(settings, *, count: int = 3, shape: tuple[int, int] = (9
                         prefix: str = "tst1m001-fa01-20261101", nan_patch: bool = True) -> list[str]:
     """Public synthetic frames in the local archive (the second with a NaN patch); returns basenames."""
     settings.LOCAL_ARCHIVE_DIR.mkdir(parents=True, exist_ok=True)
-    basenames = []
-    for seed in range(count):
-        basename = f"{prefix}-{seed + 1:04d}-e91"
-        hdul = make_frame(shape=shape, seed=seed, n_stars=n_stars, basename=basename, frame_number=seed + 1,
-                          observation_date=OBSERVED, public_date=OBSERVED)
-        if nan_patch and seed == 1:
-            hdul["SCI"].data[10:14, 20:30] = float("nan")
-        write_frame(hdul, settings.LOCAL_ARCHIVE_DIR / f"{basename}.fits.fz")
-        basenames.append(basename)
+    written = _written_frames(count, shape, n_stars, prefix, nan_patch)
+    for path in written:
+        shutil.copyfile(path, settings.LOCAL_ARCHIVE_DIR / path.name)
     index_directory()
-    return basenames
+    return [path.name.removesuffix(".fits.fz") for path in written]
+
+
+# Frames written once per test run, keyed by make_archive_frames' arguments: a frame depends on
+# nothing else (each is seeded), and a dozen large compressed frames take seconds to write but a
+# fraction of that to copy. Each test still gets its own copies in its own archive directory.
+_FRAME_FILES: dict[tuple, list[Path]] = {}
+_FRAME_ROOT: list[Path] = []
+
+
+def _written_frames(count: int, shape: tuple[int, int], n_stars: int, prefix: str, nan_patch: bool) -> list[Path]:
+    key = (count, tuple(shape), n_stars, prefix, nan_patch)
+    if key not in _FRAME_FILES:
+        if not _FRAME_ROOT:
+            _FRAME_ROOT.append(Path(tempfile.mkdtemp(prefix="datalab-test-frames-")))
+            atexit.register(shutil.rmtree, _FRAME_ROOT[0], ignore_errors=True)
+        directory = _FRAME_ROOT[0] / f"set{len(_FRAME_FILES)}"
+        paths = []
+        for seed in range(count):
+            basename = f"{prefix}-{seed + 1:04d}-e91"
+            hdul = make_frame(shape=shape, seed=seed, n_stars=n_stars, basename=basename, frame_number=seed + 1,
+                              observation_date=OBSERVED, public_date=OBSERVED)
+            if nan_patch and seed == 1:
+                hdul["SCI"].data[10:14, 20:30] = float("nan")
+            paths.append(write_frame(hdul, directory / f"{basename}.fits.fz"))
+        _FRAME_FILES[key] = paths
+    return _FRAME_FILES[key]
 
 
 @pytest.fixture

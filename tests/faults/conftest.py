@@ -10,6 +10,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "archive"))
 
 from archive_fakes import FakeArchive  # noqa: E402
 
+from tests.faults import background_runs  # noqa: E402
+
 
 @pytest.fixture
 def fake_archive(settings):
@@ -39,3 +41,12 @@ def slow_median_frames(settings):
 @pytest.fixture
 def archive_frames_small(settings):
     return make_archive_frames(settings)
+
+
+def pytest_collection_finish(session):
+    """The fault module's child runs start now and overlap the rest of the suite (background_runs.py)."""
+    background_runs.start_for(session.items)
+
+
+def pytest_sessionfinish(session):
+    background_runs.finish()
