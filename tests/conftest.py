@@ -40,6 +40,13 @@ def private_cache(settings, tmp_path):
                                    "LOCATION": f"test-{tmp_path.name}"}}
 
 
+@pytest.fixture(autouse=True)
+def quick_password_hashing(settings):
+    """Passwords hashed with few PBKDF2 iterations (tests/password_hashing.py); verified as ever."""
+    settings.PASSWORD_HASHERS = ["tests.password_hashing.QuickPBKDF2PasswordHasher",
+                                 *settings.PASSWORD_HASHERS]
+
+
 def _client_for(user) -> APIClient:
     client = APIClient()
     token, _ = Token.objects.get_or_create(user=user)
@@ -65,6 +72,22 @@ def owner_api(owner) -> APIClient:
 @pytest.fixture
 def stranger_api(stranger) -> APIClient:
     return _client_for(stranger)
+
+
+KERNEL_PATHS_MARKER = "kernel_paths"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", f"{KERNEL_PATHS_MARKER}: runs once per kernel path (set on every test "
+                                       "that takes the kernel_path fixture)")
+
+
+def pytest_collection_modifyitems(items):
+    """Mark the tests that run on both kernel paths, so a run that forces the numpy fallback for
+    everything can leave them out (``-m 'not kernel_paths'``): their numpy case ran already."""
+    for item in items:
+        if "kernel_path" in getattr(item, "fixturenames", ()):
+            item.add_marker(KERNEL_PATHS_MARKER)
 
 
 @pytest.fixture(params=["compiled", "numpy"])
