@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -61,13 +63,26 @@ class FrontEnd:
         return Image.open(io.BytesIO(response.content))
 
 
+DEMO_SKY = {"night": "2026-11-30", "size": 512}
+
+
+@pytest.fixture(scope="session")
+def demo_sky_files(tmp_path_factory) -> Path:
+    """The demo sky's files, written once per run outside any archive (so not indexed)."""
+    directory = tmp_path_factory.mktemp("demo-sky")
+    call_command("generate_demo_frames", dir=directory, **DEMO_SKY, stdout=io.StringIO())
+    return directory
+
+
 @pytest.fixture
-def demo_sky(live_server, settings, tmp_path, django_user_model):
+def demo_sky(live_server, settings, tmp_path, django_user_model, demo_sky_files):
     settings.ARCHIVE_API = f"{live_server.url}/archive/"
     settings.ANALYSIS_CACHE_DIR = tmp_path / "analysis_cache"
     settings.LOGIN_THROTTLE_RATE = "100/minute"
     cache.clear()
-    call_command("generate_demo_frames", night="2026-11-30", size=512, stdout=io.StringIO())
+    # The command finds this test's copies of the files written and indexes them, as on a second run.
+    shutil.copytree(demo_sky_files, settings.LOCAL_ARCHIVE_DIR, dirs_exist_ok=True)
+    call_command("generate_demo_frames", **DEMO_SKY, stdout=io.StringIO())
     django_user_model.objects.create_user(username="demo", password=PASSWORD, first_name="Demo")
     return FrontEnd(live_server.url)
 
