@@ -5,6 +5,13 @@ The tile decoder uses it for the Rice tiles the project's own C decoder does not
 that decoder is not built). It is imported only from the astropy versions it was checked against;
 with any other version, or if the import fails, ``rice_decoder`` returns None and the reader falls
 back to astropy's public ``CompImageHDU.section``, which gives the same pixels, only slower.
+
+astropy's decoder looks for the end of the stream only between blocks: inside a block it reads on
+past a truncated tile, and a run of zero bytes there can carry it to an unmapped page (a crash of
+the process). A stream holds at least its first pixel (4 bytes) and a 5-bit code per block, so
+:func:`rice_decoder` refuses a tile shorter than that before astropy sees it; a tile cut by fewer
+bytes than that can still be over-read. The project's own C decoder (frames/_rice.c) checks every
+read and takes all quantised tiles when it is built.
 """
 from __future__ import annotations
 
@@ -49,4 +56,12 @@ def rice_decoder() -> RiceDecoder | None:
     except (ImportError, AttributeError) as error:
         logger.warning("astropy's Rice codec is not importable (%s); using CompImageHDU.section.", error)
         return None
-    return decoder if callable(decoder) else None
+    return functools.partial(_decode_long_enough, decoder) if callable(decoder) else None
+
+
+def _decode_long_enough(decoder: RiceDecoder, compressed: bytes, blocksize: int, bytepix: int, count: int) -> bytes:
+    """``decoder``'s pixels of one tile, refusing a tile too short to hold them (ValueError)."""
+    blocks = -(-count // max(blocksize, 1))
+    if len(compressed) < bytepix + -(-5 * blocks // 8):
+        raise ValueError("the tile ends before its last pixel.")
+    return decoder(compressed, blocksize, bytepix, count)

@@ -200,3 +200,26 @@ def test_astropys_private_codec_is_used_only_from_checked_versions(version, chec
     from data_operations.frames.astropy_codec import version_is_checked
 
     assert version_is_checked(version) is checked
+
+
+def test_astropy_rice_codec_is_never_handed_a_tile_too_short_for_its_pixels(monkeypatch):
+    """astropy's decoder reads past a short tile inside a block; such a tile is refused before it runs."""
+    from astropy.io.fits.hdu.compressed._compression import compress_rice_1_c
+
+    from data_operations.frames import astropy_codec
+
+    constant = np.full(4096, 7, dtype=np.int32)
+    whole = compress_rice_1_c(constant.tobytes(), 32, 4)
+    assert len(whole) == 4 + 128 * 5 // 8  # the shortest stream: the first pixel and one 5-bit code per block
+    decode = astropy_codec.rice_decoder()
+    np.testing.assert_array_equal(np.frombuffer(decode(whole, 32, 4, 4096), dtype=np.int32), constant)
+    calls = []
+    monkeypatch.setattr(astropy_codec.importlib.import_module(astropy_codec._PRIVATE_MODULE), "decompress_rice_1_c",
+                        lambda *args: calls.append(args))
+    astropy_codec.rice_decoder.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="^the tile ends before its last pixel.$"):
+            astropy_codec.rice_decoder()(whole[:-1], 32, 4, 4096)
+    finally:
+        astropy_codec.rice_decoder.cache_clear()
+    assert calls == []
