@@ -17,6 +17,7 @@ from astropy.io import fits
 from astropy.table import Table
 
 from data_operations.errors import OperationError
+from data_operations.photometry import output
 from data_operations.photometry.catalog import MAGNITUDE_COLUMNS, missing_columns, separation_arcsec
 from data_operations.photometry.crossmatch import one_to_one, propagate
 from data_operations.photometry.frame_facts import celestial_wcs
@@ -171,21 +172,6 @@ def _gaia_only_point(gaia: Table, row: int, ra: float, dec: float, blue_band: st
 
 def cmd_table(entry: Mapping[str, Any]) -> Table:
     """The diagram's points as a table for the ECSV download: one column per point key, nulls masked."""
-    points = list(entry["cmd"])
-    names: list[str] = []
-    for point in points:
-        names.extend(key for key in point if key not in names)
-    table = Table(masked=True)
-    for name in names:
-        values = [point.get(name) for point in points]
-        if any(isinstance(value, bool) for value in values):
-            table[name] = np.array([bool(value) for value in values])
-            continue
-        missing = [value is None for value in values]
-        table[name] = np.ma.array([0.0 if gap else float(value) for value, gap in zip(values, missing, strict=True)],
-                                  mask=missing)
-        if name in UNITS:
-            table[name].description = UNITS[name]
-    table.meta.update({"operation": "HR Diagram", "cluster": dict(entry["cluster"]),
-                       "blue_filter": entry["blue_filter"], "red_filter": entry["red_filter"]})
-    return table
+    return output.rows_table(list(entry["cmd"]), descriptions=UNITS,
+                             meta={"operation": "HR Diagram", "cluster": dict(entry["cluster"]),
+                                   "blue_filter": entry["blue_filter"], "red_filter": entry["red_filter"]})

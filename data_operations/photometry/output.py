@@ -100,17 +100,24 @@ def diagnostics(per_frame: Mapping[str, list[str]], series_notes: Iterable[str])
 
 
 def _column_kind(present: list[Any], gaps: bool) -> type:
-    """str when any value is text; int for whole numbers without gaps (masked ints would not survive); else float."""
+    """str when any value is text; bool or int for flags or whole numbers without gaps (masked ones would not
+    survive); else float."""
     if any(isinstance(value, str) for value in present):
         return str
+    if present and not gaps and all(isinstance(value, (bool, np.bool_)) for value in present):
+        return bool
     if present and not gaps and all(isinstance(value, (int, np.integer)) and not isinstance(value, bool)
                                     for value in present):
         return int
     return float
 
 
-def rows_table(rows: list[dict[str, Any]], *, meta: Mapping[str, Any] | None = None) -> Table:
-    """The full light curve as a table for the ECSV download (every row key a column, gaps masked, with units)."""
+def rows_table(rows: list[dict[str, Any]], *, meta: Mapping[str, Any] | None = None,
+               descriptions: Mapping[str, str] = UNITS) -> Table:
+    """Output rows as a table for an ECSV download (every row key a column, gaps masked, with units).
+
+    ``descriptions`` names each column's unit in words (the light curve's by default).
+    """
     columns: list[str] = []
     for row in rows:
         columns.extend(key for key in row if key not in columns)
@@ -122,8 +129,8 @@ def rows_table(rows: list[dict[str, Any]], *, meta: Mapping[str, Any] | None = N
         filled = [("" if kind is str else 0.0) if gap else kind(value) for value, gap in zip(values, missing,
                                                                                                strict=True)]
         table[name] = np.ma.array(filled, mask=missing)
-        if UNITS.get(name):
-            table[name].description = UNITS[name]
+        if descriptions.get(name):
+            table[name].description = descriptions[name]
         if name in COLUMN_UNITS:
             table[name].unit = COLUMN_UNITS[name]
     table.meta.update(dict(meta or {}))
