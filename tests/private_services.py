@@ -77,8 +77,8 @@ class PrivateRedis:
 
     def stop(self) -> None:
         """Stop the server this object started, by the pid in its own pid file: never whatever else
-        answers on the port. It keeps nothing on disk (--save ''), so SIGTERM loses what a
-        ``shutdown nosave`` would. Waits until its port is closed."""
+        answers on the port. It keeps nothing on disk (--save ''), so SIGTERM loses nothing
+        worth keeping. Waits until its port is closed."""
         pid_file = self.directory / "redis.pid"
         if pid_file.exists():
             try:

@@ -39,7 +39,9 @@ from data_operations.frames.reader import (
     BANDS_AHEAD,
     FrameInfo,
     FrameStack,
+    band_views,
     bands_ahead,
+    bands_in_turn,
     default_decoder_workers,
 )
 from data_operations.frames.resample import PixelMapping, RowCoverage, rows_needed
@@ -353,20 +355,13 @@ class AlignedStack:
         self._plan_windows(starts, rows_per_band)
         if workers is None:
             workers = default_decoder_workers(self.count * ny * nx)
-        buffers = [np.empty(self.count * rows_per_band * nx, dtype=np.float32)
-                   for _ in range(BANDS_AHEAD + 1 if workers else 1)]
-
-        def band_view(position: int) -> np.ndarray:
-            y0 = starts[position]
-            y1 = min(ny, y0 + rows_per_band)
-            return buffers[position % len(buffers)][: self.count * (y1 - y0) * nx].reshape(self.count, y1 - y0, nx)
-
+        band_view = band_views(self.count, self.shape, starts, rows_per_band, BANDS_AHEAD + 1 if workers else 1)
         if not workers:
-            for position, y0 in enumerate(starts):
-                band = band_view(position)
+            def fill(position: int, band: np.ndarray) -> None:
                 for index in range(self.count):
-                    self._fill(index, position, y0, band[index])
-                yield y0, y0 + band.shape[1], band
+                    self._fill(index, position, starts[position], band[index])
+
+            yield from bands_in_turn(starts, band_view, fill)
         else:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="align") as pool:
                 previous: list[Future | None] = [None] * self.count

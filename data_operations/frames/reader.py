@@ -172,6 +172,30 @@ def _infinite_to_nan(pixels: np.ndarray) -> int:
 
 
 
+def band_views(count: int, shape: tuple[int, int], starts: Sequence[int], rows_per_band: int,
+               copies: int) -> Callable[[int], np.ndarray]:
+    """Band ``position`` as a ``(count, rows, nx)`` view of one of ``copies`` reused buffers (band i in buffer
+    i % copies), so that a stack of any height is read with memory for ``copies`` bands."""
+    ny, nx = shape
+    buffers = [np.empty(count * rows_per_band * nx, dtype=np.float32) for _ in range(copies)]
+
+    def band_view(position: int) -> np.ndarray:
+        y0 = starts[position]
+        y1 = min(ny, y0 + rows_per_band)
+        return buffers[position % copies][: count * (y1 - y0) * nx].reshape(count, y1 - y0, nx)
+
+    return band_view
+
+
+def bands_in_turn(starts: Sequence[int], band_view: Callable[[int], np.ndarray],
+                  fill: Callable[[int, np.ndarray], None]) -> Iterator[tuple[int, int, np.ndarray]]:
+    """Yield ``(y0, y1, band)`` in order, ``fill(position, band)`` run in this thread just before each."""
+    for position, y0 in enumerate(starts):
+        band = band_view(position)
+        fill(position, band)
+        yield y0, y0 + band.shape[1], band
+
+
 def bands_ahead(starts: Sequence[int], submit: Callable[[int], list[Future]],
                 band_view: Callable[[int], np.ndarray]) -> Iterator[tuple[int, int, np.ndarray]]:
     """Yield ``(y0, y1, band)`` in order while ``submit(position)`` fills the next ``BANDS_AHEAD`` bands.
@@ -304,20 +328,13 @@ class FrameStack:
         if workers is None:
             workers = default_decoder_workers(self.count * ny * nx)
         starts = list(range(0, ny, rows_per_band))
-        buffers = [np.empty(self.count * rows_per_band * nx, dtype=np.float32)
-                   for _ in range(BANDS_AHEAD + 1 if workers else 1)]
-
-        def band_view(position: int) -> np.ndarray:
-            y0 = starts[position]
-            y1 = min(ny, y0 + rows_per_band)
-            return buffers[position % len(buffers)][: self.count * (y1 - y0) * nx].reshape(self.count, y1 - y0, nx)
-
+        band_view = band_views(self.count, self.shape, starts, rows_per_band, BANDS_AHEAD + 1 if workers else 1)
         if not workers:
-            for position, y0 in enumerate(starts):
-                band = band_view(position)
+            def fill(position: int, band: np.ndarray) -> None:
                 for index in range(self.count):
-                    self.read_rows(index, y0, y0 + band.shape[1], band[index])
-                yield y0, y0 + band.shape[1], band
+                    self.read_rows(index, starts[position], starts[position] + band.shape[1], band[index])
+
+            yield from bands_in_turn(starts, band_view, fill)
             return
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="frame-decode") as pool:
             def submit(position: int) -> list[Future]:
