@@ -131,16 +131,16 @@ class TableOperation(BaseDataOperation):
     skipped_frames: dict[str, str]
     #: Prepared Gaia rows of ``gaia_cone()`` (set before ``measure``; None when no cone is asked for).
     gaia_stars: Table | None = None
+    #: JPL Horizons positions of ``ephemeris_designation()`` at each frame's mid-exposure (set before
+    #: ``measure``; None when none is asked for).
+    ephemeris: list[TrackSample] | None = None
+
+    def preflight(self, frames: list[CatalogFrame]) -> None:
+        """Refuse frames the science cannot use (OperationError) before slow fetches such as the Gaia cone."""
 
     def gaia_cone(self) -> ConeQuery | None:
         """The Gaia cone the science needs, fetched by the framework before ``measure`` (None: no Gaia)."""
         return None
-
-    def preflight(self, frames: list[CatalogFrame]) -> None:
-        """Refuse frames the science cannot use (OperationError) before slow fetches such as the Gaia cone."""
-    #: JPL Horizons positions of ``ephemeris_designation()`` at each frame's mid-exposure (set before
-    #: ``measure``; None when none is asked for).
-    ephemeris: list[TrackSample] | None = None
 
     def ephemeris_designation(self) -> str | None:
         """The moving target whose JPL Horizons positions the science needs, looked up by the framework before

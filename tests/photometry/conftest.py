@@ -1,6 +1,7 @@
 """Fixtures of the photometry tests: an in-memory operation context over kit frames."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -21,3 +22,15 @@ def context_for(tmp_path: Path):
 
 def items(frames: list[FrameTruth], filter_name: str = "rp") -> list[dict]:
     return [{"source": "archive", "basename": frame.basename, "filter": filter_name} for frame in frames]
+
+
+def refuse_constant(constant: str):
+    """``json.loads`` hook: NaN or Infinity fails the test (the front end's JSON parser refuses them)."""
+    raise ValueError(f"non-finite {constant}")
+
+
+def strict_json(value) -> str:
+    """``value`` as JSON that any strict parser reads back; ValueError on a non-finite number."""
+    text = json.dumps(value, allow_nan=False)
+    json.loads(text, parse_constant=refuse_constant)
+    return text

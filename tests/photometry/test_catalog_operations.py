@@ -1,7 +1,6 @@
 """Light Curve and Variable Star (catalogue engine) on kit frames, run in memory."""
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
@@ -12,18 +11,10 @@ from astropy.time import Time
 from data_operations.errors import InputValidationError, OperationError
 from data_operations.light_curve import LightCurve
 from data_operations.variable_star import VariableStar
-from tests.photometry.conftest import items
+from tests.photometry.conftest import items, strict_json
 from tests.photometry.kit import make_field, make_series, nightly_epochs
 
 PERIOD = 0.3127
-
-
-def strict_json(value) -> str:
-    def refuse(constant):
-        raise ValueError(f"non-finite {constant}")
-    text = json.dumps(value, allow_nan=False)
-    json.loads(text, parse_constant=refuse)
-    return text
 
 
 def catalog_series(tmp_path, seed: int, *, nights: int, per_night: int, skip: int = 0, **options):

@@ -1,7 +1,6 @@
 """HR Diagram on the synthetic cluster (tests/photometry/cluster_field.py) with the fixture Gaia provider."""
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
@@ -17,6 +16,7 @@ from data_operations.photometry.gaia.provider import ConeQuery
 from data_operations.photometry.membership import membership_guess
 from datalab.local_archive.synthetic_gaia import moved
 from tests.photometry import cluster_field as truth_of
+from tests.photometry.conftest import strict_json
 from tests.photometry.kit import make_catalog_frame
 
 ENTRY_KEYS = {"cluster", "blue_filter", "red_filter", "mag_band", "cmd", "membership_guess", "n_gaia_matched",
@@ -27,14 +27,6 @@ ASTROMETRY = {"pmra", "pmra_err", "pmdec", "pmdec_err", "parallax", "parallax_er
 IMAGE_POINT_KEYS = {"ra", "dec", "color", "color_err", "mag", "magerr"} | ASTROMETRY
 GAIA_ONLY_POINT_KEYS = {"ra", "dec", "g_mag", "mag", "magerr", "color", "color_err"} | ASTROMETRY
 MEMBERSHIP_KEYS = {"pmra", "pmdec", "pm_radius", "parallax_min", "parallax_max", "distance_min", "distance_max"}
-
-
-def strict_json(value) -> str:
-    def refuse(constant):
-        raise ValueError(f"non-finite {constant}")
-    text = json.dumps(value, allow_nan=False)
-    json.loads(text, parse_constant=refuse)
-    return text
 
 
 @pytest.fixture(scope="module")

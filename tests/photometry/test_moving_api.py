@@ -13,8 +13,9 @@ import pytest
 from datalab.datalab_session import runner
 from tests.api.test_operations_suite import fetch, run_operation
 from tests.photometry import horizons_answer
+from tests.photometry.conftest import refuse_constant
 from tests.photometry.kit import Track, make_moving_series, scatter_stars
-from tests.photometry.test_photometry_api import UI_ENTRY_KEYS, UI_ROW_KEYS, refuse_constant, stored, strict
+from tests.photometry.test_photometry_api import UI_ENTRY_KEYS, UI_ROW_KEYS, stored, strict
 
 pytestmark = pytest.mark.django_db
 

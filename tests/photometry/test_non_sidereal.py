@@ -6,7 +6,6 @@ by the seventh and no ensemble spans the series.
 """
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
@@ -17,7 +16,7 @@ from data_operations.non_sidereal_photometry import NonSiderealPhotometry
 from data_operations.photometry.ensemble import Candidates, calibrate_evolving, solve_zero_points
 from data_operations.photometry.output import VALIDATION_PREFIX
 from tests.data_operations.conftest import MemoryContext
-from tests.photometry.conftest import items
+from tests.photometry.conftest import items, strict_json
 from tests.photometry.kit import Track, make_field, make_moving_series, make_series, scatter_stars
 
 RADII = {"aperture_radius": 4.0, "annulus_inner_radius": 8.0, "annulus_outer_radius": 14.0}
@@ -25,10 +24,6 @@ JD0 = 2461345.75
 EVOLVING_NOTE = ("Evolving calibration: fewer than 5 comparison stars were measurable on every frame, so each frame "
                  "was calibrated against its own comparison stars, tied to its neighbours' through the stars they "
                  "share.")
-
-
-def refuse_constant(constant):
-    raise ValueError(f"non-finite {constant}")
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +49,7 @@ def test_t15_the_ensemble_turns_over_and_the_evolving_solve_keeps_the_target_fla
     assert all(abs(star.ra - first[0]) * 3600 * math.cos(math.radians(30)) > 128
                or abs(star.ra - last[0]) * 3600 * math.cos(math.radians(30)) > 128 for star in drifting["stars"])
     [entry] = drifting["result"].output_data
-    json.loads(json.dumps(entry), parse_constant=refuse_constant)
+    strict_json(entry)
     assert entry["diagnostics"]["Series"][0] == EVOLVING_NOTE
     assert entry["pipeline_diagnostics"] == entry["diagnostics"]["Series"]
     rows = entry["light_curve"]

@@ -20,6 +20,7 @@ from rest_framework.test import APIClient
 from datalab.datalab_session import runner
 from datalab.datalab_session.models import DataOperation, OutputFile
 from tests.api.test_operations_suite import fetch, run_operation
+from tests.photometry.conftest import refuse_constant
 from tests.photometry.kit import FrameTruth, make_field, make_series, nightly_epochs
 from tests.photometry.report_reader import parse_report
 
@@ -28,10 +29,6 @@ pytestmark = pytest.mark.django_db
 UI_ENTRY_KEYS = {"light_curve", "source", "filter", "diagnostics"}
 UI_ROW_KEYS = {"observation_date", "julian_date", "bjd_tdb", "airmass", "exptime", "mag", "magerr", "fits_path"}
 AAVSO_INPUTS = {"aavso_obscode", "aavso_star_name", "aavso_chart"}
-
-
-def refuse_constant(constant):
-    raise ValueError(f"non-finite {constant} in a response")
 
 
 def strict(response) -> dict:
